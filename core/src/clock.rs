@@ -1,0 +1,91 @@
+//! Time comes in through [`Clock`], so logic is deterministic and tests drive it.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+/// A source of wall-clock time in milliseconds since the Unix epoch (UTC).
+///
+/// Implementations must be cheap and must not block; the wallet calls this on every code.
+pub trait Clock: Send + Sync {
+    /// Milliseconds since 1970-01-01T00:00:00Z. May go backwards (the user can set the phone's
+    /// clock); callers that care detect that themselves.
+    fn now_ms(&self) -> i64;
+
+    /// Whole seconds since the epoch (floor).
+    fn now_secs(&self) -> i64 {
+        self.now_ms().div_euclid(1000)
+    }
+}
+
+/// The operating system's wall clock.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now_ms(&self) -> i64 {
+        match SystemTime::now().duration_since(UNIX_EPOCH) {
+            Ok(d) => i64::try_from(d.as_millis()).unwrap_or(i64::MAX),
+            Err(before) => -i64::try_from(before.duration().as_millis()).unwrap_or(i64::MAX),
+        }
+    }
+}
+
+/// A clock that moves only when told to: for tests, simulations and the scripted demo.
+/// Cloning shares the same time.
+#[derive(Debug, Clone, Default)]
+pub struct ManualClock(Arc<AtomicI64>);
+
+impl ManualClock {
+    /// A clock standing at `unix_ms`.
+    pub fn new(unix_ms: i64) -> Self {
+        Self(Arc::new(AtomicI64::new(unix_ms)))
+    }
+
+    /// A clock standing at `unix_secs` seconds.
+    pub fn at_secs(unix_secs: i64) -> Self {
+        Self::new(unix_secs * 1000)
+    }
+
+    /// Sets the time (forwards or backwards).
+    pub fn set_ms(&self, unix_ms: i64) {
+        self.0.store(unix_ms, Ordering::SeqCst);
+    }
+
+    /// Moves the time by `delta_ms` (negative moves it back).
+    pub fn advance_ms(&self, delta_ms: i64) {
+        self.0.fetch_add(delta_ms, Ordering::SeqCst);
+    }
+
+    /// Moves the time by whole seconds.
+    pub fn advance_secs(&self, delta_secs: i64) {
+        self.advance_ms(delta_secs * 1000);
+    }
+}
+
+impl Clock for ManualClock {
+    fn now_ms(&self) -> i64 {
+        self.0.load(Ordering::SeqCst)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn manual_clock_moves_only_when_told() {
+        let clock = ManualClock::at_secs(1_800_000_000);
+        let shared = clock.clone();
+        assert_eq!(clock.now_secs(), 1_800_000_000);
+        shared.advance_ms(1_500);
+        assert_eq!(clock.now_ms(), 1_800_000_001_500);
+        clock.set_ms(-1);
+        assert_eq!(shared.now_secs(), -1, "floor division before the epoch");
+    }
+
+    #[test]
+    fn system_clock_is_after_2024() {
+        assert!(SystemClock.now_secs() > 1_700_000_000);
+    }
+}
