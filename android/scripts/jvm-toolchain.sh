@@ -20,14 +20,16 @@
 #   lines in $PAYCODE_CACHE/jvm.env (`source` it); progress goes to stderr. Variables:
 #   KOTLIN_HOME KOTLINC KOTLIN_VERSION KOTLIN_STDLIB_JAR KOTLIN_TEST_JARS JNA_JAR JUNIT_JARS
 #   COROUTINES_JAR ANDROID_ALL_JAR ANDROID_ALL_API PAYCODE_JVM_TEST_CLASSPATH
-#   and with --robolectric: ROBOLECTRIC_CLASSPATH ROBOLECTRIC_DEPS_DIR ROBOLECTRIC_SDK
+#   and with --robolectric: ROBOLECTRIC_VERSION ROBOLECTRIC_CLASSPATH ROBOLECTRIC_DEPS_DIR
+#   ROBOLECTRIC_SDK (API level) ROBOLECTRIC_SDK_JAR (the pre-instrumented android-all it runs)
 #   (multi-jar values are ':'-separated classpaths).
 # Re-runs with everything cached do no network access (checked against a stamp of the pins).
 set -euo pipefail
+trap 'echo "jvm-toolchain: failed (line $LINENO)" >&2' ERR
 
 KOTLIN_VERSION="${PAYCODE_KOTLIN_VERSION:-2.4.20}"
 JNA_VERSION="${PAYCODE_JNA_VERSION:-5.17.0}"
-COROUTINES_VERSION="${PAYCODE_COROUTINES_VERSION:-1.10.2}"
+COROUTINES_VERSION="${PAYCODE_COROUTINES_VERSION:-1.11.0}"
 JUNIT_VERSION="${PAYCODE_JUNIT_VERSION:-4.13.2}"
 HAMCREST_VERSION="${PAYCODE_HAMCREST_VERSION:-1.3}"
 # API 36 (Android 16) framework jar for compile checks.
@@ -102,13 +104,14 @@ m2_jar() {
 
 # write_pom FILE EXCLUDE_TRANSITIVE(0/1) g:a:v...
 write_pom() {
-  local file="$1" excl="$2"
+  local file="$1" excl="$2" id
+  id="$(basename "$file" .xml)"
   shift 2
   {
     echo '<?xml version="1.0" encoding="UTF-8"?>'
     echo '<project xmlns="http://maven.apache.org/POM/4.0.0">'
     echo '  <modelVersion>4.0.0</modelVersion>'
-    echo "  <groupId>paycode.toolchain</groupId><artifactId>$(basename "$file" .xml)</artifactId>"
+    echo "  <groupId>paycode.toolchain</groupId><artifactId>$id</artifactId>"
     echo '  <version>0</version><packaging>pom</packaging>'
     echo '  <dependencies>'
     local coord g a v
@@ -134,10 +137,13 @@ resolve() {
   local pom="$CACHE/maven/$name.xml"
   write_pom "$pom" "$excl" "$@"
   log "resolving $name from Maven Central: $*"
-  "$MVN" -B -q -f "$pom" -Dmaven.repo.local="$M2" \
+  if ! "$MVN" -B -ntp -Dstyle.color=never -f "$pom" -Dmaven.repo.local="$M2" \
     org.apache.maven.plugins:maven-dependency-plugin:3.8.1:build-classpath \
-    -Dmdep.outputFile="$CACHE/maven/$name.classpath" -Dmdep.includeScope=runtime >&2 ||
-    die "maven could not resolve $name (see output above)"
+    -Dmdep.outputFile="$CACHE/maven/$name.classpath" -Dmdep.includeScope=runtime \
+    >"$CACHE/maven/$name.log" 2>&1; then
+    tail -n 40 "$CACHE/maven/$name.log" >&2
+    die "maven could not resolve $name (log: $CACHE/maven/$name.log)"
+  fi
 }
 
 JVM_COORDS=(
@@ -185,7 +191,7 @@ if [[ "$WANT_ROBOLECTRIC" == 1 ]]; then
     # Robolectric's deps include AARs (androidx.test:monitor, espresso-idling-resource):
     # put their classes.jar on the classpath instead.
     cp_out=()
-    IFS=: read -r -a entries <"$CACHE/maven/robolectric-$ROBOLECTRIC_VERSION.classpath"
+    IFS=: read -r -a entries <"$CACHE/maven/robolectric-$ROBOLECTRIC_VERSION.classpath" || true # no trailing newline
     for e in "${entries[@]}"; do
       if [[ "$e" == *.aar ]]; then
         out="$ROBO_DIR/aar/$(basename "$e" .aar).jar"
@@ -207,6 +213,7 @@ if [[ "$WANT_ROBOLECTRIC" == 1 ]]; then
     "ROBOLECTRIC_CLASSPATH=$(cat "$ROBO_DIR/classpath")"
     "ROBOLECTRIC_DEPS_DIR=$ROBO_DIR/deps"
     "ROBOLECTRIC_SDK=$ROBOLECTRIC_SDK"
+    "ROBOLECTRIC_SDK_JAR=$(m2_jar org.robolectric android-all-instrumented "$ROBOLECTRIC_SDK_JAR")"
   )
 fi
 

@@ -10,7 +10,10 @@
 //! day `d` is `HKDF-SHA256(salt = "paycode/v1", ikm = secret, info = "identity" ‖ prefix ‖ epoch
 //! ‖ d)`. Devices receive the day keys of their offline-validity period only.
 
+use std::sync::Arc;
+
 use aes::Aes256;
+use cipher::{BlockCipherEncClosure, BlockCipherEncrypt, BlockSizeUser, Key, KeyInit, KeySizeUser};
 use fpe::ff1::{FF1, NumeralString, Operations};
 use hkdf::Hkdf;
 use sha2::Sha256;
@@ -54,7 +57,34 @@ pub fn derive_identity_key(secret: &IssuerSecret, prefix: Prefix, epoch: u32, da
 /// The identity cipher for one day key: FF1 with an expanded AES-256 key schedule, which is
 /// zeroized on drop.
 pub struct IdentityCipher {
-    ff1: FF1<Aes256>,
+    ff1: FF1<SharedAes>,
+}
+
+/// AES-256 behind an `Arc`. `fpe` clones its cipher once per Feistel round; cloning a bare
+/// `Aes256` copies — and, with `aes/zeroize`, wipes byte by byte — the whole key schedule ten
+/// times per code, which tripled the cost of a code. Sharing one zeroize-on-drop schedule keeps
+/// the hygiene and drops that cost. The encryption itself is the `aes` crate's.
+#[derive(Clone)]
+struct SharedAes(Arc<Aes256>);
+
+impl BlockSizeUser for SharedAes {
+    type BlockSize = <Aes256 as BlockSizeUser>::BlockSize;
+}
+
+impl KeySizeUser for SharedAes {
+    type KeySize = <Aes256 as KeySizeUser>::KeySize;
+}
+
+impl KeyInit for SharedAes {
+    fn new(key: &Key<Self>) -> Self {
+        SharedAes(Arc::new(<Aes256 as KeyInit>::new(key)))
+    }
+}
+
+impl BlockCipherEncrypt for SharedAes {
+    fn encrypt_with_backend(&self, f: impl BlockCipherEncClosure<BlockSize = Self::BlockSize>) {
+        self.0.encrypt_with_backend(f)
+    }
 }
 
 impl std::fmt::Debug for IdentityCipher {
@@ -67,7 +97,7 @@ impl IdentityCipher {
     /// Expands `key` for FF1.
     pub fn new(key: &IdentityKey) -> Self {
         // Radix 10 is within FF1's 2..=2^16, and the key has AES-256's length by type.
-        let ff1 = FF1::<Aes256>::new(key.expose_secret(), 10).expect("radix 10 is valid for FF1");
+        let ff1 = FF1::<SharedAes>::new(key.expose_secret(), 10).expect("radix 10 is valid for FF1");
         Self { ff1 }
     }
 
@@ -198,8 +228,18 @@ impl Decimal {
         Self { value, len }
     }
 
-    fn modulus(m: usize) -> u128 {
-        u128::from(POW10[m])
+    /// `NUM(S) mod 10^m` for FF1's big-endian byte string S, in u64: the running value stays
+    /// below 10^m ≤ 10^16, so `acc * 256 + 255` cannot overflow.
+    fn reduce(bytes: impl Iterator<Item = u8>, m: usize) -> u64 {
+        debug_assert!(m <= 16);
+        let modulus = POW10[m];
+        // Reduce only when another byte could overflow: FF1 hands us d = 8 bytes for our
+        // lengths, so this is one division in practice.
+        let acc = bytes.fold(0u64, |acc, byte| {
+            let acc = if acc >= 1 << 55 { acc % modulus } else { acc };
+            acc * 256 + u64::from(byte)
+        });
+        acc % modulus
     }
 }
 
@@ -258,17 +298,15 @@ impl Operations for Decimal {
     }
 
     fn add_mod_exp(self, other: impl Iterator<Item = u8>, _radix: u32, m: usize) -> Self {
-        let modulus = Self::modulus(m);
-        let y = other.fold(0u128, |acc, byte| (acc * 256 + u128::from(byte)) % modulus);
-        let c = (u128::from(self.value) + y) % modulus;
-        Decimal::new(c as u64, m as u8)
+        let modulus = POW10[m];
+        let y = Self::reduce(other, m);
+        Decimal::new((self.value % modulus + y) % modulus, m as u8)
     }
 
     fn sub_mod_exp(self, other: impl Iterator<Item = u8>, _radix: u32, m: usize) -> Self {
-        let modulus = Self::modulus(m);
-        let y = other.fold(0u128, |acc, byte| (acc * 256 + u128::from(byte)) % modulus);
-        let c = (u128::from(self.value) % modulus + modulus - y) % modulus;
-        Decimal::new(c as u64, m as u8)
+        let modulus = POW10[m];
+        let y = Self::reduce(other, m);
+        Decimal::new((self.value % modulus + modulus - y) % modulus, m as u8)
     }
 }
 

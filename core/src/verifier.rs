@@ -315,8 +315,14 @@ impl Verifier {
         let current = self.config.time.step_at(now_secs).unwrap_or(0);
         let mut known_device = false;
         let mut matched: Option<(Verified, DeviceRecord)> = None;
+        let mut cipher: Option<(u32, Arc<IdentityCipher>)> = None;
         for step in window(current, self.config.skew_back, self.config.skew_ahead) {
-            let cipher = self.cipher_for(day_of_step(step, self.config.time.step_secs));
+            let day = day_of_step(step, self.config.time.step_secs);
+            // The window's steps almost always share one day: fetch its cipher once.
+            let cipher = match &cipher {
+                Some((cached, c)) if *cached == day => c,
+                _ => &cipher.insert((day, self.cipher_for(day))).1,
+            };
             // The parsed identity is < 10^10, so decryption always yields a (slot, counter).
             let Some((slot, counter)) = cipher.decrypt(step, code.identity()) else {
                 continue;
