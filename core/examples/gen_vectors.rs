@@ -33,7 +33,9 @@ fn vector(c: &Case) -> serde_json::Value {
     let step = c.unix_time / u64::from(c.step_secs);
     let day = day_of_step(step, c.step_secs);
     let key = derive_identity_key(&IssuerSecret::from_bytes(c.secret), prefix, c.epoch, day);
-    let identity = IdentityCipher::new(&key).encrypt(step, c.slot, c.counter).expect("in range");
+    let identity = IdentityCipher::new(&key)
+        .encrypt(step, c.slot, c.counter)
+        .expect("in range");
     let unsigned = PaymentCode::from_parts(prefix, identity, 0).expect("in range");
     let routing = unsigned.routing_digits();
     let seed = Seed::from_bytes(c.seed);
@@ -88,8 +90,18 @@ fn main() {
         unix_time,
     };
     let mut cases = Vec::new();
-    let counter_names =
-        ["counter 0", "counter 1", "counter 2", "counter 3", "counter 4", "counter 5", "counter 6", "counter 7", "counter 8", "counter 9"];
+    let counter_names = [
+        "counter 0",
+        "counter 1",
+        "counter 2",
+        "counter 3",
+        "counter 4",
+        "counter 5",
+        "counter 6",
+        "counter 7",
+        "counter 8",
+        "counter 9",
+    ];
     for (counter, name) in counter_names.iter().enumerate() {
         cases.push(base(name, counter as u8, T0 + 12 * 3_600 + 30));
     }
@@ -97,16 +109,59 @@ fn main() {
     cases.push(base("next step", 0, T0 + 12 * 3_600 + 60));
     cases.push(base("last step of a UTC day", 0, T0 - 1));
     cases.push(base("first step of the next UTC day", 0, T0));
-    cases.push(Case { name: "slot 0", slot: 0, ..base("", 0, T0 + 600) });
-    cases.push(Case { name: "largest slot", slot: 999_999_999, counter: 9, ..base("", 9, T0 + 600) });
-    cases.push(Case { name: "another seed", seed: seed2, slot: 7, ..base("", 3, T0 + 600) });
-    cases.push(Case { name: "key epoch 2", secret: b, epoch: 2, ..base("", 0, T0 + 600) });
-    cases.push(Case { name: "key epoch 2, next day", secret: b, epoch: 2, ..base("", 0, T0 + 86_400 + 600) });
-    cases.push(Case { name: "prefix 10", prefix: 10, ..base("", 0, T0 + 600) });
-    cases.push(Case { name: "prefix 99", prefix: 99, ..base("", 0, T0 + 600) });
-    cases.push(Case { name: "30-second steps", step_secs: 30, ..base("", 1, T0 + 600 + 45) });
-    cases.push(Case { name: "time past 2^32 seconds", ..base("", 2, 4_300_000_000) });
-    cases.push(Case { name: "step 0", slot: 1, ..base("", 0, 0) });
+    cases.push(Case {
+        name: "slot 0",
+        slot: 0,
+        ..base("", 0, T0 + 600)
+    });
+    cases.push(Case {
+        name: "largest slot",
+        slot: 999_999_999,
+        counter: 9,
+        ..base("", 9, T0 + 600)
+    });
+    cases.push(Case {
+        name: "another seed",
+        seed: seed2,
+        slot: 7,
+        ..base("", 3, T0 + 600)
+    });
+    cases.push(Case {
+        name: "key epoch 2",
+        secret: b,
+        epoch: 2,
+        ..base("", 0, T0 + 600)
+    });
+    cases.push(Case {
+        name: "key epoch 2, next day",
+        secret: b,
+        epoch: 2,
+        ..base("", 0, T0 + 86_400 + 600)
+    });
+    cases.push(Case {
+        name: "prefix 10",
+        prefix: 10,
+        ..base("", 0, T0 + 600)
+    });
+    cases.push(Case {
+        name: "prefix 99",
+        prefix: 99,
+        ..base("", 0, T0 + 600)
+    });
+    cases.push(Case {
+        name: "30-second steps",
+        step_secs: 30,
+        ..base("", 1, T0 + 600 + 45)
+    });
+    cases.push(Case {
+        name: "time past 2^32 seconds",
+        ..base("", 2, 4_300_000_000)
+    });
+    cases.push(Case {
+        name: "step 0",
+        slot: 1,
+        ..base("", 0, 0)
+    });
     let vectors: Vec<_> = cases.iter().map(vector).collect();
     let doc = json!({
         "description": "paycode 18-digit payment code test vectors. Schema and algorithm: docs/PROTOCOL.md section 9. Regenerate: cargo run -p paycode-core --example gen_vectors > docs/test-vectors.json",

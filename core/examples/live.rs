@@ -10,7 +10,11 @@ use paycode_core::{
 };
 
 fn main() {
-    let steps: u32 = std::env::args().skip_while(|a| a != "--steps").nth(1).and_then(|n| n.parse().ok()).unwrap_or(3);
+    let steps: u32 = std::env::args()
+        .skip_while(|a| a != "--steps")
+        .nth(1)
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(3);
     let now = SystemClock.now_secs();
     // Demo keys: fixed bytes, never use such keys for real.
     let keyring = IssuerKeyring::new(Prefix::DEFAULT, 1, IssuerSecret::from_bytes([0x5a; 32]));
@@ -21,15 +25,32 @@ fn main() {
     let slot = 4_242;
     let seed = || Seed::from_bytes([0x17; 32]);
     let valid_until = now + 7 * 86_400;
-    let device = OfflineCredential::issue(verifier.keyring(), TimeParams::default(), slot, seed(), now, valid_until)
-        .expect("demo credential");
-    directory.insert(DeviceRecord { slot, seed: seed(), status: DeviceStatus::Active, valid_from: now, valid_until });
+    let device = OfflineCredential::issue(
+        verifier.keyring(),
+        TimeParams::default(),
+        slot,
+        seed(),
+        now,
+        valid_until,
+    )
+    .expect("demo credential");
+    directory.insert(DeviceRecord {
+        slot,
+        seed: seed(),
+        status: DeviceStatus::Active,
+        valid_from: now,
+        valid_until,
+    });
     println!("provisioned slot {slot}, offline until unix {valid_until}\n");
     for step in 0..steps {
         let t = clock.now_secs();
         for counter in 0..2u8 {
             let code = device.code_at(t, counter).expect("valid credential");
-            let why = if counter == 0 { "new step" } else { "screenshot → fresh code" };
+            let why = if counter == 0 {
+                "new step"
+            } else {
+                "screenshot → fresh code"
+            };
             let verdict = match verifier.redeem(&code.digits(), &directory, &guard) {
                 Ok(v) => format!("accepted: slot {} step {} counter {}", v.slot, v.step, v.counter),
                 Err(e) => format!("rejected: {e}"),

@@ -10,15 +10,20 @@
 //! * [`replay`] — "each code once, and nothing older".
 //! * [`secret`] — key types that zeroize on drop and never print.
 //! * [`clock`] — time through a trait, so tests drive it.
+//! * [`device`], [`bundle`] — the device key, request signatures, and the sealed credential bundle.
+//! * [`entropy`] — randomness through a trait.
 //!
 //! The protocol is specified in `docs/PROTOCOL.md`, with vectors in `docs/test-vectors.json`.
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod bundle;
 pub mod clock;
 pub mod code;
 pub mod credential;
+pub mod device;
+pub mod entropy;
 pub mod identity;
 pub mod otp;
 pub mod replay;

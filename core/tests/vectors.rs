@@ -8,7 +8,10 @@ use serde_json::Value;
 
 fn unhex(s: &str) -> Vec<u8> {
     assert!(s.len() % 2 == 0, "odd hex length");
-    (0..s.len()).step_by(2).map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap()).collect()
+    (0..s.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
+        .collect()
 }
 
 fn key32(s: &str) -> [u8; 32] {
@@ -40,16 +43,37 @@ fn every_vector_reproduces_step_by_step() {
         assert_eq!(u64::from(day), num("day"), "{name}: day");
         let secret = IssuerSecret::from_bytes(key32(&text("issuer_secret")));
         let key = derive_identity_key(&secret, prefix, num("epoch") as u32, day);
-        assert_eq!(key.expose_secret().to_vec(), unhex(&text("identity_key")), "{name}: identity key");
+        assert_eq!(
+            key.expose_secret().to_vec(),
+            unhex(&text("identity_key")),
+            "{name}: identity key"
+        );
         let slot = num("slot") as u32;
         let counter = num("counter") as u8;
-        assert_eq!(text("identity_plaintext"), format!("{:010}", u64::from(slot) * 10 + u64::from(counter)));
-        assert_eq!(unhex(&text("ff1_tweak")), step.to_be_bytes().to_vec(), "{name}: tweak");
+        assert_eq!(
+            text("identity_plaintext"),
+            format!("{:010}", u64::from(slot) * 10 + u64::from(counter))
+        );
+        assert_eq!(
+            unhex(&text("ff1_tweak")),
+            step.to_be_bytes().to_vec(),
+            "{name}: tweak"
+        );
         let cipher = IdentityCipher::new(&key);
         let field = cipher.encrypt(step, slot, counter).unwrap();
-        assert_eq!(format!("{field:010}"), text("identity_field"), "{name}: identity field");
-        assert_eq!(cipher.decrypt(step, field), Some((slot, counter)), "{name}: decrypt");
-        let routing = PaymentCode::from_parts(prefix, field, 0).unwrap().routing_digits();
+        assert_eq!(
+            format!("{field:010}"),
+            text("identity_field"),
+            "{name}: identity field"
+        );
+        assert_eq!(
+            cipher.decrypt(step, field),
+            Some((slot, counter)),
+            "{name}: decrypt"
+        );
+        let routing = PaymentCode::from_parts(prefix, field, 0)
+            .unwrap()
+            .routing_digits();
         let mut message = routing.to_vec();
         message.extend_from_slice(&step.to_be_bytes());
         message.push(counter);
@@ -76,9 +100,14 @@ fn the_verifier_accepts_every_vector() {
         let epoch = v["epoch"].as_u64().unwrap() as u32;
         let secret = IssuerSecret::from_bytes(key32(v["issuer_secret"].as_str().unwrap()));
         let keyring = IssuerKeyring::new(prefix, epoch, secret);
-        let time = TimeParams { step_secs: v["step_secs"].as_u64().unwrap() as u32 };
+        let time = TimeParams {
+            step_secs: v["step_secs"].as_u64().unwrap() as u32,
+        };
         let now = v["unix_time"].as_i64().unwrap();
-        let config = VerifierConfig { time, ..VerifierConfig::default() };
+        let config = VerifierConfig {
+            time,
+            ..VerifierConfig::default()
+        };
         let verifier = Verifier::new(keyring, config, std::sync::Arc::new(ManualClock::at_secs(now)));
         let directory = InMemoryDirectory::new();
         let slot = v["slot"].as_u64().unwrap() as u32;
@@ -89,9 +118,15 @@ fn the_verifier_accepts_every_vector() {
             valid_from: 0,
             valid_until: i64::MAX,
         });
-        let verified = verifier.check(v["display"].as_str().unwrap(), &directory).unwrap_or_else(|e| panic!("{name}: {e}"));
+        let verified = verifier
+            .check(v["display"].as_str().unwrap(), &directory)
+            .unwrap_or_else(|e| panic!("{name}: {e}"));
         assert_eq!(verified.slot, slot, "{name}");
         assert_eq!(verified.step, v["step"].as_u64().unwrap(), "{name}");
-        assert_eq!(u64::from(verified.counter), v["counter"].as_u64().unwrap(), "{name}");
+        assert_eq!(
+            u64::from(verified.counter),
+            v["counter"].as_u64().unwrap(),
+            "{name}"
+        );
     }
 }
