@@ -18,6 +18,7 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod backend;
 pub mod bundle;
 pub mod clock;
 pub mod code;
@@ -29,6 +30,7 @@ pub mod otp;
 pub mod replay;
 pub mod secret;
 pub mod verifier;
+pub mod wire;
 
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use code::{ParseError, PaymentCode, Prefix};
