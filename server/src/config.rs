@@ -1,0 +1,153 @@
+//! Issuer configuration: protocol parameters, storage, policy. Read from `PAYCODE_*` environment
+//! variables by the binary (see `docs/API.md`, "Configuration"); built in code by tests and
+//! embedders.
+
+use paycode_core::{Prefix, TimeParams};
+
+use crate::ratelimit::RateLimits;
+
+/// Everything the issuer needs besides its secrets and clock.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// `sqlite:PATH` (created if missing) or `postgres://…`.
+    pub database_url: String,
+    /// Issuer prefix of every code (offline and online).
+    pub prefix: Prefix,
+    /// Step length.
+    pub time: TimeParams,
+    /// Steps before the current one accepted.
+    pub skew_back: u32,
+    /// Steps after the current one accepted.
+    pub skew_ahead: u32,
+    /// Offline validity granted at provisioning and sync (seconds, ≤ 30 days).
+    pub validity_secs: i64,
+    /// A sync tops credentials up when they cover less than this (seconds).
+    pub refresh_below_secs: i64,
+    /// Lifetime of a login token (ms).
+    pub login_token_ttl_ms: i64,
+    /// Lifetime of an online code (ms).
+    pub online_code_ttl_ms: i64,
+    /// Bearer token of the admin endpoints; `None` disables them.
+    pub admin_token: Option<String>,
+    /// Whether `POST /v1/users` is open to anyone (demo) or needs the admin token.
+    pub open_registration: bool,
+    /// Balance (minor units) a new user starts with: the demo ledger.
+    pub initial_balance: i64,
+    /// Largest request body accepted (bytes).
+    pub max_body_bytes: usize,
+    /// Brute-force limits.
+    pub limits: RateLimits,
+    /// Cost of password hashing: `true` uses argon2's defaults (production), `false` a cheap
+    /// setting for tests and benches only.
+    pub strong_password_hashing: bool,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            database_url: "sqlite:paycode.db".into(),
+            prefix: Prefix::DEFAULT,
+            time: TimeParams::default(),
+            skew_back: 1,
+            skew_ahead: 1,
+            validity_secs: 7 * 86_400,
+            refresh_below_secs: 2 * 86_400,
+            login_token_ttl_ms: 5 * 60 * 1000,
+            online_code_ttl_ms: 60 * 1000,
+            admin_token: None,
+            open_registration: false,
+            initial_balance: 100_000_00,
+            max_body_bytes: 16 * 1024,
+            limits: RateLimits::default(),
+            strong_password_hashing: true,
+        }
+    }
+}
+
+/// A configuration value that does not make sense.
+#[derive(Debug, thiserror::Error)]
+#[error("configuration: {0}")]
+pub struct ConfigError(pub String);
+
+impl Config {
+    /// Checks ranges the protocol imposes.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        if !self.time.is_valid() {
+            return Err(ConfigError(format!(
+                "step {} s is outside 10..=600",
+                self.time.step_secs
+            )));
+        }
+        if self.validity_secs < 3600 || self.validity_secs > 30 * 86_400 {
+            return Err(ConfigError("validity must be between 1 hour and 30 days".into()));
+        }
+        if self.refresh_below_secs < 0 || self.refresh_below_secs >= self.validity_secs {
+            return Err(ConfigError("refresh threshold must be below the validity".into()));
+        }
+        if self.skew_back > 10 || self.skew_ahead > 10 {
+            return Err(ConfigError("skew must be at most 10 steps".into()));
+        }
+        if self.online_code_ttl_ms < 1000 || self.login_token_ttl_ms < 1000 {
+            return Err(ConfigError("token lifetimes must be at least 1 s".into()));
+        }
+        Ok(())
+    }
+
+    /// Reads `PAYCODE_*` variables over the defaults.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        fn var(name: &str) -> Option<String> {
+            std::env::var(name).ok().filter(|v| !v.is_empty())
+        }
+        fn num<T: std::str::FromStr>(name: &str) -> Result<Option<T>, ConfigError> {
+            var(name)
+                .map(|v| {
+                    v.parse()
+                        .map_err(|_| ConfigError(format!("{name}={v:?} is not a number")))
+                })
+                .transpose()
+        }
+        let mut c = Config::default();
+        if let Some(url) = var("PAYCODE_DATABASE_URL") {
+            c.database_url = url;
+        }
+        if let Some(p) = num::<u8>("PAYCODE_PREFIX")? {
+            c.prefix = Prefix::new(p).ok_or_else(|| ConfigError(format!("prefix {p} is not 10..=99")))?;
+        }
+        if let Some(s) = num("PAYCODE_STEP_SECS")? {
+            c.time = TimeParams { step_secs: s };
+        }
+        if let Some(s) = num("PAYCODE_SKEW_BACK")? {
+            c.skew_back = s;
+        }
+        if let Some(s) = num("PAYCODE_SKEW_AHEAD")? {
+            c.skew_ahead = s;
+        }
+        if let Some(d) = num::<i64>("PAYCODE_VALIDITY_DAYS")? {
+            c.validity_secs = d * 86_400;
+        }
+        if let Some(d) = num::<i64>("PAYCODE_REFRESH_BELOW_DAYS")? {
+            c.refresh_below_secs = d * 86_400;
+        }
+        if let Some(s) = num::<i64>("PAYCODE_ONLINE_CODE_TTL_SECS")? {
+            c.online_code_ttl_ms = s * 1000;
+        }
+        c.admin_token = var("PAYCODE_ADMIN_TOKEN");
+        if let Some(v) = var("PAYCODE_OPEN_REGISTRATION") {
+            c.open_registration = matches!(v.as_str(), "1" | "true" | "yes");
+        }
+        if let Some(b) = num("PAYCODE_INITIAL_BALANCE")? {
+            c.initial_balance = b;
+        }
+        if let Some(n) = num("PAYCODE_MERCHANT_FAILURES_PER_MIN")? {
+            c.limits.merchant_failures = n;
+        }
+        if let Some(n) = num("PAYCODE_SLOT_FAILURES_PER_MIN")? {
+            c.limits.slot_failures = n;
+        }
+        if let Some(n) = num("PAYCODE_GLOBAL_FAILURES_PER_MIN")? {
+            c.limits.global_failures = n;
+        }
+        c.validate()?;
+        Ok(c)
+    }
+}

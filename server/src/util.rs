@@ -1,0 +1,54 @@
+//! Small helpers: randomness, ids, digests.
+
+use sha2::{Digest, Sha256};
+
+use crate::error::ApiError;
+
+/// Fills `buf` from the OS CSPRNG; a failure is an internal error (nothing recorded).
+pub fn random_fill(buf: &mut [u8]) -> Result<(), ApiError> {
+    getrandom::fill(buf).map_err(|e| {
+        tracing::error!(error = %e, "system random source failed");
+        ApiError::internal()
+    })
+}
+
+/// A random id with a readable kind prefix: `pay_` + 24 hex digits (96 bits).
+pub fn random_id(kind: &str) -> Result<String, ApiError> {
+    let mut bytes = [0u8; 12];
+    random_fill(&mut bytes)?;
+    Ok(format!("{kind}_{}", hex(&bytes)))
+}
+
+/// A uniformly random integer below `bound` (rejection sampling, no modulo bias).
+pub fn random_below(bound: u64) -> Result<u64, ApiError> {
+    let zone = u64::MAX - (u64::MAX % bound);
+    loop {
+        let mut bytes = [0u8; 8];
+        random_fill(&mut bytes)?;
+        let v = u64::from_le_bytes(bytes);
+        if v < zone {
+            return Ok(v % bound);
+        }
+    }
+}
+
+/// Lowercase hex.
+pub fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Lowercase hex SHA-256 of `data`.
+pub fn sha256_hex(data: impl AsRef<[u8]>) -> String {
+    hex(&Sha256::digest(data.as_ref()))
+}
+
+/// A random bearer secret: `prefix` + 43 base64url characters (256 bits).
+pub fn random_token(prefix: &str) -> Result<String, ApiError> {
+    use base64::Engine as _;
+    let mut bytes = zeroize::Zeroizing::new([0u8; 32]);
+    random_fill(&mut bytes[..])?;
+    Ok(format!(
+        "{prefix}{}",
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(&bytes[..])
+    ))
+}
