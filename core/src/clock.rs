@@ -16,6 +16,12 @@ pub trait Clock: Send + Sync {
     fn now_secs(&self) -> i64 {
         self.now_ms().div_euclid(1000)
     }
+
+    /// A monotonic reading in ms (arbitrary origin, never jumps when the user sets the clock),
+    /// if the platform has one. The wallet uses it to keep issuer time across wall-clock jumps.
+    fn monotonic_ms(&self) -> Option<i64> {
+        None
+    }
 }
 
 /// The operating system's wall clock.
@@ -29,17 +35,30 @@ impl Clock for SystemClock {
             Err(before) => -i64::try_from(before.duration().as_millis()).unwrap_or(i64::MAX),
         }
     }
+
+    fn monotonic_ms(&self) -> Option<i64> {
+        static ORIGIN: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new();
+        let origin = ORIGIN.get_or_init(std::time::Instant::now);
+        i64::try_from(origin.elapsed().as_millis()).ok()
+    }
 }
 
 /// A clock that moves only when told to: for tests, simulations and the scripted demo.
-/// Cloning shares the same time.
+/// Cloning shares the same time. [`ManualClock::advance_ms`] moves wall and monotonic time
+/// together (time passing); [`ManualClock::set_ms`] moves only the wall clock (the user setting
+/// the phone's clock).
 #[derive(Debug, Clone, Default)]
-pub struct ManualClock(Arc<AtomicI64>);
+pub struct ManualClock(Arc<AtomicI64>, Arc<AtomicI64>);
 
 impl ManualClock {
     /// A clock standing at `unix_ms`.
     pub fn new(unix_ms: i64) -> Self {
-        Self(Arc::new(AtomicI64::new(unix_ms)))
+        Self(Arc::new(AtomicI64::new(unix_ms)), Arc::new(AtomicI64::new(0)))
+    }
+
+    /// Forgets monotonic time, as a reboot does.
+    pub fn reboot(&self) {
+        self.1.store(0, Ordering::SeqCst);
     }
 
     /// A clock standing at `unix_secs` seconds.
@@ -55,6 +74,7 @@ impl ManualClock {
     /// Moves the time by `delta_ms` (negative moves it back).
     pub fn advance_ms(&self, delta_ms: i64) {
         self.0.fetch_add(delta_ms, Ordering::SeqCst);
+        self.1.fetch_add(delta_ms, Ordering::SeqCst);
     }
 
     /// Moves the time by whole seconds.
@@ -66,6 +86,10 @@ impl ManualClock {
 impl Clock for ManualClock {
     fn now_ms(&self) -> i64 {
         self.0.load(Ordering::SeqCst)
+    }
+
+    fn monotonic_ms(&self) -> Option<i64> {
+        Some(self.1.load(Ordering::SeqCst))
     }
 }
 

@@ -12,6 +12,7 @@
 //! * [`clock`] — time through a trait, so tests drive it.
 //! * [`device`], [`bundle`] — the device key, request signatures, and the sealed credential bundle.
 //! * [`entropy`] — randomness through a trait.
+//! * [`vault`], [`wallet`], [`backend`] — the phone side: keystore, payment-code session, network.
 //!
 //! The protocol is specified in `docs/PROTOCOL.md`, with vectors in `docs/test-vectors.json`.
 
@@ -29,7 +30,9 @@ pub mod identity;
 pub mod otp;
 pub mod replay;
 pub mod secret;
+pub mod vault;
 pub mod verifier;
+pub mod wallet;
 pub mod wire;
 
 pub use clock::{Clock, ManualClock, SystemClock};
@@ -38,7 +41,12 @@ pub use credential::{CredentialError, GenerateError, OfflineCredential, TimePara
 pub use identity::{IssuerKeyring, Slot};
 pub use replay::{CodeMark, GuardError, InMemoryReplayGuard, ReplayGuard};
 pub use secret::{IdentityKey, IssuerSecret, SecretBytes, Seed};
+pub use vault::{SecretStore, StoreError};
 pub use verifier::{
     DeviceDirectory, DeviceRecord, DeviceStatus, DirectoryError, InMemoryDirectory, Rejection, Verified,
     Verifier, VerifierConfig, VerifyError,
+};
+pub use wallet::{
+    CodeListener, CodeSource, FallbackPolicy, ShownCode, TaskRunner, ThreadRunner, Wallet, WalletConfig,
+    WalletError, WalletEvent, WalletState,
 };

@@ -1,6 +1,9 @@
 //! Shared fixtures of the integration tests: an issuer with devices in memory.
 #![allow(dead_code)]
 
+pub mod issuer;
+pub mod stores;
+
 use std::sync::Arc;
 
 use paycode_core::verifier::{DeviceRecord, DeviceStatus, InMemoryDirectory, Verifier, VerifierConfig};

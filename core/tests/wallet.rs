@@ -1,0 +1,690 @@
+//! The wallet with the real OS keystore (Linux keyutils), an in-process issuer behind the
+//! Backend trait, and a test clock: every event and rule, the fallback table, crash safety,
+//! logout, clocks, and tampered bundles.
+
+mod common;
+
+use std::collections::{HashSet, VecDeque};
+use std::sync::{Arc, Mutex};
+
+use common::issuer::{Network, TestIssuer};
+use common::stores::{FaultyStore, keyring, namespace};
+use paycode_core::backend::Operation;
+use paycode_core::vault::{KeyringStore, entry_names};
+use paycode_core::wallet::TaskRunner;
+use paycode_core::{
+    CodeListener, CodeSource, FallbackPolicy, ManualClock, SecretStore, StoreError, Wallet, WalletConfig,
+    WalletError, WalletEvent, WalletState,
+};
+
+const T0_MS: i64 = 1_795_305_600_000 + 12 * 3_600_000 + 5_000; // 2026-11-22T12:00:05Z
+
+/// Tasks wait until the test runs them: network calls happen exactly when the test says.
+#[derive(Default)]
+struct QueueRunner(Mutex<VecDeque<Box<dyn FnOnce() + Send>>>);
+
+impl QueueRunner {
+    fn run_all(&self) -> usize {
+        let mut n = 0;
+        loop {
+            let task = self.0.lock().unwrap().pop_front();
+            match task {
+                Some(task) => {
+                    task();
+                    n += 1;
+                }
+                None => return n,
+            }
+        }
+    }
+    fn pending(&self) -> usize {
+        self.0.lock().unwrap().len()
+    }
+}
+
+impl TaskRunner for QueueRunner {
+    fn spawn(&self, task: Box<dyn FnOnce() + Send>) {
+        self.0.lock().unwrap().push_back(task);
+    }
+}
+
+#[derive(Default)]
+struct Recorder(Mutex<Vec<WalletState>>);
+impl CodeListener for Recorder {
+    fn on_state(&self, state: WalletState) {
+        self.0.lock().unwrap().push(state);
+    }
+}
+
+struct Rig {
+    clock: ManualClock,
+    issuer: Arc<TestIssuer>,
+    runner: Arc<QueueRunner>,
+    store: Arc<dyn SecretStore>,
+    ns: String,
+    wallet: Wallet,
+}
+
+fn config(ns: &str, policy: FallbackPolicy) -> WalletConfig {
+    WalletConfig {
+        namespace: ns.to_owned(),
+        policy,
+        ..WalletConfig::default()
+    }
+}
+
+impl Rig {
+    fn new(test: &str) -> Self {
+        Self::with(test, Arc::new(keyring()), FallbackPolicy::OfflineFirst)
+    }
+
+    fn with(test: &str, store: Arc<dyn SecretStore>, policy: FallbackPolicy) -> Self {
+        let clock = ManualClock::new(T0_MS);
+        let issuer = TestIssuer::new(clock.clone());
+        let runner = Arc::new(QueueRunner::default());
+        let ns = namespace(test);
+        let wallet = Wallet::with_runtime(
+            config(&ns, policy),
+            store.clone(),
+            issuer.clone(),
+            Arc::new(clock.clone()),
+            Arc::new(paycode_core::entropy::OsEntropy),
+            runner.clone(),
+        );
+        Self {
+            clock,
+            issuer,
+            runner,
+            store,
+            ns,
+            wallet,
+        }
+    }
+
+    /// A second wallet over the same store and issuer: the app restarted.
+    fn restart(&self, policy: FallbackPolicy) -> Wallet {
+        Wallet::with_runtime(
+            config(&self.ns, policy),
+            self.store.clone(),
+            self.issuer.clone(),
+            Arc::new(self.clock.clone()),
+            Arc::new(paycode_core::entropy::OsEntropy),
+            self.runner.clone(),
+        )
+    }
+
+    fn provisioned(test: &str) -> Self {
+        let rig = Self::new(test);
+        rig.wallet.provision("good-token").unwrap();
+        rig
+    }
+
+    fn code(&self) -> String {
+        match self.wallet.current() {
+            WalletState::Code(code) => code.digits,
+            other => panic!("expected a code, got {other:?}"),
+        }
+    }
+}
+
+impl Drop for Rig {
+    fn drop(&mut self) {
+        for name in entry_names(&self.ns) {
+            let _ = self.store.delete(&name);
+        }
+    }
+}
+
+fn code_of(state: WalletState) -> String {
+    match state {
+        WalletState::Code(code) => code.digits,
+        other => panic!("expected a code, got {other:?}"),
+    }
+}
+
+#[test]
+fn provisioned_wallet_shows_codes_the_issuer_accepts() {
+    let rig = Rig::provisioned("accepts");
+    let code = rig.code();
+    assert_eq!(
+        rig.code(),
+        code,
+        "the same code within a step until something happens"
+    );
+    assert!(rig.issuer.pay(&code).is_ok());
+    let state = rig.wallet.current();
+    let WalletState::Code(shown) = state else { panic!() };
+    assert_eq!(shown.source, CodeSource::Offline);
+    assert_eq!(shown.display.len(), 21);
+    assert_eq!(
+        shown.refresh_at_ms,
+        (T0_MS / 60_000 + 1) * 60_000,
+        "refresh at the next step"
+    );
+    assert_eq!(shown.expires_at_ms, (T0_MS / 60_000 + 2) * 60_000);
+    // After the step ends, a new code; the issuer takes it too.
+    rig.clock.advance_ms(60_000);
+    let next = rig.code();
+    assert_ne!(next, code);
+    assert!(rig.issuer.pay(&next).is_ok());
+}
+
+#[test]
+fn secrets_survive_a_restart_in_the_os_keystore() {
+    let rig = Rig::provisioned("restart");
+    let before = rig.code();
+    let again = rig.restart(FallbackPolicy::OfflineFirst);
+    assert!(again.is_provisioned());
+    let after = code_of(again.current());
+    assert_ne!(
+        after, before,
+        "a restart never re-shows a code: the counter is persisted"
+    );
+    assert!(rig.issuer.pay(&after).is_ok());
+}
+
+#[test]
+fn screenshot_and_foreground_always_give_a_never_shown_code() {
+    let rig = Rig::provisioned("events");
+    let mut seen = HashSet::new();
+    seen.insert(rig.code());
+    for event in [
+        WalletEvent::Screenshot,
+        WalletEvent::Foreground,
+        WalletEvent::ManualRefresh,
+        WalletEvent::PaymentCompleted,
+    ] {
+        let code = code_of(rig.wallet.handle(event));
+        assert!(seen.insert(code), "{event:?} re-showed a code");
+    }
+    // Ten codes per step: the next refresh says to wait for the next step.
+    for _ in 0..5 {
+        let _ = rig.wallet.handle(WalletEvent::ManualRefresh);
+    }
+    rig.issuer.set_network(Network::Offline);
+    let _ = rig.wallet.handle(WalletEvent::NetworkAvailable(false));
+    let state = rig.wallet.handle(WalletEvent::ManualRefresh);
+    assert_eq!(
+        state,
+        WalletState::Exhausted {
+            retry_at_ms: (T0_MS / 60_000 + 1) * 60_000
+        }
+    );
+    rig.clock.advance_ms(60_000);
+    assert!(seen.insert(code_of(rig.wallet.handle(WalletEvent::Tick))));
+}
+
+#[test]
+fn screenshot_voids_the_captured_code_at_the_issuer() {
+    let rig = Rig::provisioned("void");
+    let captured = rig.code();
+    let fresh = code_of(rig.wallet.handle(WalletEvent::Screenshot));
+    assert_ne!(fresh, captured);
+    assert_eq!(rig.runner.run_all(), 1, "one void request, off the display path");
+    assert_eq!(rig.issuer.count(Operation::Void), 1);
+    assert!(rig.issuer.pay(&captured).unwrap_err().contains("voided"));
+    assert!(rig.issuer.pay(&fresh).is_ok());
+}
+
+#[test]
+fn a_screenshot_while_offline_is_voided_once_back_online() {
+    let rig = Rig::provisioned("void-later");
+    rig.issuer.set_network(Network::Offline);
+    let _ = rig.wallet.handle(WalletEvent::NetworkAvailable(false));
+    let captured = rig.code();
+    let _ = rig.wallet.handle(WalletEvent::Screenshot);
+    rig.runner.run_all();
+    assert_eq!(rig.issuer.count(Operation::Void), 0, "nothing sent while offline");
+    rig.issuer.set_network(Network::Up);
+    let _ = rig.wallet.handle(WalletEvent::NetworkAvailable(true));
+    rig.runner.run_all();
+    assert_eq!(rig.issuer.count(Operation::Void), 1);
+    assert!(rig.issuer.pay(&captured).unwrap_err().contains("voided"));
+}
+
+#[test]
+fn background_and_capture_hide_the_code() {
+    let rig = Rig::provisioned("hide");
+    let first = rig.code();
+    assert_eq!(rig.wallet.handle(WalletEvent::Background), WalletState::Hidden);
+    assert_eq!(rig.wallet.current(), WalletState::Hidden);
+    let back = code_of(rig.wallet.handle(WalletEvent::Foreground));
+    assert_ne!(back, first);
+    assert_eq!(
+        rig.wallet.handle(WalletEvent::ScreenCaptureStarted),
+        WalletState::Hidden
+    );
+    assert_eq!(
+        rig.wallet.handle(WalletEvent::Foreground),
+        WalletState::Hidden,
+        "still captured"
+    );
+    let after = code_of(rig.wallet.handle(WalletEvent::ScreenCaptureStopped));
+    assert_ne!(after, back);
+    rig.runner.run_all();
+    assert_eq!(
+        rig.issuer.count(Operation::Void),
+        1,
+        "what was visible when capture began is voided"
+    );
+}
+
+#[test]
+fn listener_hears_background_results() {
+    let rig = Rig::new("listener");
+    let recorder = Arc::new(Recorder::default());
+    *rig.issuer.renew_on_sync.lock().unwrap() = false;
+    rig.wallet.set_listener(Some(recorder.clone()));
+    rig.wallet.provision("good-token").unwrap();
+    assert!(matches!(
+        recorder.0.lock().unwrap().last(),
+        Some(WalletState::Code(_))
+    ));
+    // Expire the credential: an online code is fetched in the background and pushed.
+    rig.clock.advance_ms(8 * 86_400_000);
+    rig.issuer.set_network(Network::Offline);
+    assert_eq!(
+        rig.wallet.current(),
+        WalletState::Loading {
+            until_ms: rig.clock_now() + 1_000
+        }
+    );
+    rig.runner.run_all();
+    assert_eq!(
+        recorder.0.lock().unwrap().last(),
+        Some(&WalletState::NeedsNetwork)
+    );
+    rig.issuer.set_network(Network::Up);
+    let _ = rig.wallet.handle(WalletEvent::NetworkAvailable(true));
+    rig.runner.run_all();
+    let last = recorder.0.lock().unwrap().last().cloned().unwrap();
+    let WalletState::Code(code) = last else {
+        panic!("{last:?}")
+    };
+    assert_eq!(code.source, CodeSource::Online);
+}
+
+trait Now {
+    fn clock_now(&self) -> i64;
+}
+impl Now for Rig {
+    fn clock_now(&self) -> i64 {
+        use paycode_core::Clock;
+        self.clock.now_ms()
+    }
+}
+
+/// Credential state × network × policy → what is shown.
+#[test]
+fn fallback_decision_table() {
+    #[derive(Debug, Clone, Copy)]
+    enum Cred {
+        Valid,
+        Expired,
+        Locked,
+        Missing,
+        ClockUntrusted,
+        Revoked,
+    }
+    use FallbackPolicy::*;
+    // Expected: "offline", "online", or a state name.
+    let table: &[(Cred, bool, FallbackPolicy, &str)] = &[
+        (Cred::Valid, true, OfflineFirst, "offline"),
+        (Cred::Valid, false, OfflineFirst, "offline"),
+        (Cred::Valid, true, OnlineFirst, "online"),
+        (Cred::Valid, false, OnlineFirst, "offline"),
+        (Cred::Valid, true, OfflineOnly, "offline"),
+        (Cred::Valid, false, OfflineOnly, "offline"),
+        (Cred::Expired, true, OfflineFirst, "online"),
+        (Cred::Expired, false, OfflineFirst, "NeedsNetwork"),
+        (Cred::Expired, true, OnlineFirst, "online"),
+        (Cred::Expired, false, OnlineFirst, "NeedsNetwork"),
+        (Cred::Expired, true, OfflineOnly, "NeedsNetwork"),
+        (Cred::Expired, false, OfflineOnly, "NeedsNetwork"),
+        (Cred::ClockUntrusted, true, OfflineFirst, "online"),
+        (Cred::ClockUntrusted, false, OfflineFirst, "NeedsNetwork"),
+        (Cred::ClockUntrusted, true, OfflineOnly, "NeedsNetwork"),
+        (Cred::Locked, true, OfflineFirst, "Locked"),
+        (Cred::Locked, false, OfflineFirst, "Locked"),
+        (Cred::Missing, true, OfflineFirst, "NeedsLogin"),
+        (Cred::Missing, false, OnlineFirst, "NeedsLogin"),
+        (Cred::Revoked, true, OfflineFirst, "NeedsLogin"),
+        (Cred::Revoked, false, OfflineOnly, "NeedsLogin"),
+    ];
+    for &(cred, network, policy, want) in table {
+        let store = Arc::new(FaultyStore::new(keyring()));
+        let rig = Rig::with("table", store.clone(), FallbackPolicy::OfflineFirst);
+        *rig.issuer.renew_on_sync.lock().unwrap() = false;
+        if !matches!(cred, Cred::Missing) {
+            rig.wallet.provision("good-token").unwrap();
+            let _ = rig.code();
+        }
+        match cred {
+            Cred::Expired => rig.clock.advance_ms(8 * 86_400_000),
+            Cred::Locked => *store.locked.lock().unwrap() = true,
+            Cred::ClockUntrusted => {
+                rig.clock.advance_ms(120_000);
+                let _ = rig.code();
+                rig.clock.set_ms(T0_MS - 3_600_000);
+                rig.clock.reboot();
+            }
+            Cred::Revoked => {
+                rig.wallet.logout().unwrap();
+            }
+            _ => {}
+        }
+        // The app (re)starts in this situation.
+        rig.issuer
+            .set_network(if network { Network::Up } else { Network::Offline });
+        let wallet = rig.restart(policy);
+        let _ = wallet.handle(WalletEvent::NetworkAvailable(network));
+        let mut state = wallet.current();
+        if matches!(state, WalletState::Loading { .. }) {
+            rig.runner.run_all();
+            state = wallet.current();
+        }
+        let got = match &state {
+            WalletState::Code(c) if c.source == CodeSource::Offline => "offline",
+            WalletState::Code(_) => "online",
+            WalletState::NeedsNetwork => "NeedsNetwork",
+            WalletState::NeedsLogin => "NeedsLogin",
+            WalletState::Locked => "Locked",
+            other => panic!("{cred:?}/{network}/{policy:?}: unexpected {other:?}"),
+        };
+        assert_eq!(
+            got, want,
+            "credential {cred:?}, network {network}, policy {policy:?}"
+        );
+        if let WalletState::Code(code) = state {
+            assert!(
+                rig.issuer.pay(&code.digits).is_ok(),
+                "{cred:?}/{network}/{policy:?}: shown code must pay"
+            );
+        }
+        rig.runner.run_all();
+    }
+}
+
+#[test]
+fn online_first_falls_back_to_offline_when_the_network_is_slow() {
+    let rig = Rig::with("slow", Arc::new(keyring()), FallbackPolicy::OnlineFirst);
+    rig.wallet.provision("good-token").unwrap();
+    // The online request is in flight (queued, not answered): within the budget, Loading.
+    let state = rig.wallet.current();
+    assert!(matches!(state, WalletState::Loading { .. }), "{state:?}");
+    rig.clock.advance_ms(1_001);
+    let WalletState::Code(code) = rig.wallet.current() else {
+        panic!("offline code after the budget")
+    };
+    assert_eq!(code.source, CodeSource::Offline);
+    // When the slow answer lands it is shown from the next refresh on.
+    rig.runner.run_all();
+    let WalletState::Code(code) = rig.wallet.current() else {
+        panic!()
+    };
+    assert_eq!(code.source, CodeSource::Online);
+    assert!(rig.issuer.pay(&code.digits).is_ok());
+}
+
+#[test]
+fn online_codes_are_replaced_before_they_expire() {
+    let rig = Rig::provisioned("online-ttl");
+    *rig.issuer.renew_on_sync.lock().unwrap() = false;
+    rig.clock.advance_ms(8 * 86_400_000);
+    let _ = rig.wallet.current();
+    rig.runner.run_all();
+    let WalletState::Code(first) = rig.wallet.current() else {
+        panic!()
+    };
+    assert_eq!(first.source, CodeSource::Online);
+    assert_eq!(first.refresh_at_ms, first.expires_at_ms - 10_000);
+    rig.clock.advance_ms(first.refresh_at_ms - rig.clock_now());
+    let WalletState::Code(still) = rig.wallet.current() else {
+        panic!()
+    };
+    assert_eq!(still.digits, first.digits, "kept while the next one is fetched");
+    assert_eq!(rig.runner.run_all(), 1);
+    let WalletState::Code(next) = rig.wallet.current() else {
+        panic!()
+    };
+    assert_ne!(next.digits, first.digits);
+}
+
+#[test]
+fn background_top_up_when_credentials_run_low() {
+    let rig = Rig::provisioned("top-up");
+    rig.clock.advance_ms(5 * 86_400_000);
+    let code = rig.code(); // never blocked by the sync
+    assert_eq!(rig.runner.pending(), 1);
+    rig.runner.run_all();
+    assert_eq!(rig.issuer.count(Operation::Sync), 1);
+    assert!(rig.issuer.pay(&code).is_ok());
+    // The new bundle covers another week.
+    rig.clock.advance_ms(5 * 86_400_000);
+    let WalletState::Code(later) = rig.wallet.current() else {
+        panic!()
+    };
+    assert_eq!(later.source, CodeSource::Offline);
+    assert!(rig.issuer.pay(&later.digits).is_ok());
+}
+
+#[test]
+fn installing_is_crash_safe_at_every_write() {
+    let probe = Rig::provisioned("crash-probe");
+    drop(probe);
+    for fail_at in 0..8 {
+        let store = Arc::new(FaultyStore::new(keyring()));
+        let rig = Rig::with("crash", store.clone(), FallbackPolicy::OfflineFirst);
+        rig.wallet.provision("good-token").unwrap();
+        let _ = rig.code();
+        rig.clock.advance_ms(5 * 86_400_000);
+        store.fail_from(Some(fail_at));
+        let _ = rig.wallet.sync();
+        store.fail_from(None);
+        // A fresh process over whatever the store now holds.
+        let after = rig.restart(FallbackPolicy::OfflineOnly);
+        let code = code_of(after.current());
+        assert!(
+            rig.issuer.pay(&code).is_ok(),
+            "failure at write {fail_at}: credential unusable"
+        );
+    }
+    // Provisioning itself: a failure at any write leaves a logged-out wallet and an empty store.
+    for fail_at in 0..6 {
+        let store = Arc::new(FaultyStore::new(keyring()));
+        let rig = Rig::with("crash-provision", store.clone(), FallbackPolicy::OfflineFirst);
+        store.fail_from(Some(fail_at));
+        let result = rig.wallet.provision("good-token");
+        store.fail_from(None);
+        let after = rig.restart(FallbackPolicy::OfflineOnly);
+        match result {
+            Ok(()) => assert!(matches!(after.current(), WalletState::Code(_))),
+            Err(_) => {
+                assert_eq!(
+                    after.current(),
+                    WalletState::NeedsLogin,
+                    "failure at write {fail_at}"
+                );
+                for name in entry_names(&rig.ns) {
+                    if name.ends_with(".state") {
+                        continue;
+                    }
+                    assert_eq!(
+                        store.inner.get(&name),
+                        Err(StoreError::NotFound),
+                        "{name} left after failure {fail_at}"
+                    );
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn logout_leaves_nothing_in_the_os_keystore() {
+    let rig = Rig::provisioned("logout");
+    let code = rig.code();
+    let _ = rig.wallet.handle(WalletEvent::Screenshot);
+    assert_eq!(rig.wallet.logout(), Ok(true));
+    assert_eq!(rig.wallet.current(), WalletState::NeedsLogin);
+    let fresh = KeyringStore::new("paycode-tests").unwrap();
+    for name in entry_names(&rig.ns) {
+        assert_eq!(
+            fresh.get(&name),
+            Err(StoreError::NotFound),
+            "{name} survived logout"
+        );
+    }
+    assert!(rig.issuer.pay(&code).is_err(), "the issuer revoked the device");
+    assert_eq!(
+        rig.restart(FallbackPolicy::OfflineFirst).current(),
+        WalletState::NeedsLogin
+    );
+}
+
+#[test]
+fn a_new_login_destroys_the_previous_seed_first() {
+    let rig = Rig::provisioned("relogin");
+    let old = rig.code();
+    rig.wallet.provision("good-token").unwrap();
+    let new = rig.code();
+    assert!(rig.issuer.pay(&new).is_ok());
+    assert_ne!(old, new);
+    // A failed login leaves nothing of the old user either.
+    assert!(matches!(
+        rig.wallet.provision("bad-token"),
+        Err(WalletError::Rejected { status: 401, .. })
+    ));
+    assert_eq!(rig.wallet.current(), WalletState::NeedsLogin);
+}
+
+#[test]
+fn codes_use_issuer_time_when_the_phone_clock_is_wrong() {
+    // The phone is 10 minutes slow from the start; the issuer's clock is right.
+    let rig = Rig::new("offset");
+    let phone = ManualClock::new(T0_MS - 600_000);
+    let wallet = Wallet::with_runtime(
+        config(&rig.ns, FallbackPolicy::OfflineOnly),
+        rig.store.clone(),
+        rig.issuer.clone(),
+        Arc::new(phone.clone()),
+        Arc::new(paycode_core::entropy::OsEntropy),
+        rig.runner.clone(),
+    );
+    wallet.provision("good-token").unwrap();
+    let WalletState::Code(code) = wallet.current() else {
+        panic!()
+    };
+    assert!(rig.issuer.pay(&code.digits).is_ok(), "made on issuer time");
+    // refresh_at is on the phone's clock, for its timers.
+    assert_eq!(code.refresh_at_ms, (T0_MS / 60_000 + 1) * 60_000 - 600_000);
+    // The user sets the clock forward a day while offline: detected, and codes stay on issuer time.
+    phone.advance_ms(30_000);
+    rig.clock.advance_ms(30_000);
+    phone.set_ms(phone_now(&phone) + 86_400_000);
+    let WalletState::Code(after) = wallet.handle(WalletEvent::ManualRefresh) else {
+        panic!()
+    };
+    assert!(
+        rig.issuer.pay(&after.digits).is_ok(),
+        "still on issuer time after the jump"
+    );
+    assert!(
+        (wallet.clock_jump_ms() - 86_400_000).abs() < 1_000,
+        "jump surfaced: {}",
+        wallet.clock_jump_ms()
+    );
+}
+
+fn phone_now(clock: &ManualClock) -> i64 {
+    use paycode_core::Clock;
+    clock.now_ms()
+}
+
+#[test]
+fn tampered_or_foreign_bundles_are_refused_and_nothing_is_stored() {
+    type Tamper = Box<dyn Fn(Vec<u8>) -> Vec<u8> + Send>;
+    let cases: Vec<(&str, Tamper)> = vec![
+        (
+            "flip a header byte",
+            Box::new(|mut b: Vec<u8>| {
+                b[10] ^= 1;
+                b
+            }),
+        ),
+        (
+            "flip a sealed byte",
+            Box::new(|mut b: Vec<u8>| {
+                let n = b.len();
+                b[n - 20] ^= 1;
+                b
+            }),
+        ),
+        ("truncate", Box::new(|b: Vec<u8>| b[..b.len() - 1].to_vec())),
+        (
+            "wrong version",
+            Box::new(|mut b: Vec<u8>| {
+                b[3] = 9;
+                b
+            }),
+        ),
+        ("empty", Box::new(|_| Vec::new())),
+        ("garbage", Box::new(|b: Vec<u8>| vec![0x42; b.len()])),
+    ];
+    for (name, tamper) in cases {
+        let rig = Rig::new("tamper");
+        *rig.issuer.tamper_bundles.lock().unwrap() = Some(tamper);
+        let result = rig.wallet.provision("good-token");
+        assert!(
+            matches!(result, Err(WalletError::Bundle(_))),
+            "{name}: {result:?}"
+        );
+        assert_eq!(rig.wallet.current(), WalletState::NeedsLogin, "{name}");
+        for entry in entry_names(&rig.ns) {
+            assert_eq!(
+                rig.store.get(&entry),
+                Err(StoreError::NotFound),
+                "{name}: {entry} was stored"
+            );
+        }
+    }
+}
+
+#[test]
+fn pause_and_resume() {
+    let rig = Rig::provisioned("pause");
+    rig.wallet.pause().unwrap();
+    assert_eq!(rig.wallet.current(), WalletState::Paused);
+    rig.wallet.resume().unwrap();
+    let code = rig.code();
+    assert!(rig.issuer.pay(&code).is_ok());
+}
+
+#[test]
+fn many_threads_share_one_wallet() {
+    let rig = Rig::provisioned("threads");
+    let wallet = rig.wallet.clone();
+    let handles: Vec<_> = (0..8)
+        .map(|i| {
+            let wallet = wallet.clone();
+            std::thread::spawn(move || {
+                let mut codes = Vec::new();
+                for _ in 0..50 {
+                    let event = if i % 2 == 0 {
+                        WalletEvent::Tick
+                    } else {
+                        WalletEvent::NetworkAvailable(true)
+                    };
+                    if let WalletState::Code(code) = wallet.handle(event) {
+                        codes.push(code.digits);
+                    }
+                    let _ = wallet.current();
+                }
+                codes
+            })
+        })
+        .collect();
+    let all: HashSet<String> = handles.into_iter().flat_map(|h| h.join().unwrap()).collect();
+    assert_eq!(all.len(), 1, "no event here changes the code");
+    assert!(rig.issuer.pay(all.iter().next().unwrap()).is_ok());
+}
