@@ -38,8 +38,8 @@ async fn method_not_allowed() -> ApiError {
 /// Every endpoint of the issuer.
 pub fn router(state: Arc<AppState>) -> Router {
     // Handlers read bodies themselves with `body::read`, which applies `max_body_bytes` and
-    // answers 413 in JSON; axum's own limit stays as a backstop a little above it.
-    let backstop = state.config.max_body_bytes + 1;
+    // answers 413 in JSON (after draining up to 2 MiB); axum's own limit is set above that.
+    let backstop = (4 << 20).max(state.config.max_body_bytes + 1);
     Router::new()
         .route("/v1/health", get(health))
         .route("/v1/users", post(users::create_user))

@@ -7,6 +7,11 @@ use serde::de::DeserializeOwned;
 
 use crate::error::ApiError;
 
+/// Oversized bodies up to this size are read and discarded before the 413 answer, so that the
+/// client, still sending, is not cut off by a TCP reset before it reads the answer (hyper has
+/// no lingering close). Larger declared bodies are refused at once.
+const DRAIN_LIMIT: usize = 2 << 20;
+
 /// Reads the whole body, refusing more than `limit` bytes with 413 `payload_too_large`.
 pub async fn read(headers: &HeaderMap, body: Body, limit: usize) -> Result<Bytes, ApiError> {
     let too_large = || {
@@ -20,10 +25,23 @@ pub async fn read(headers: &HeaderMap, body: Body, limit: usize) -> Result<Bytes
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
-    if declared.is_some_and(|n| n > limit as u64) {
-        return Err(too_large());
+    match declared {
+        Some(n) if n > DRAIN_LIMIT as u64 => Err(too_large()),
+        Some(n) if n > limit as u64 => {
+            let _ = axum::body::to_bytes(body, DRAIN_LIMIT).await;
+            Err(too_large())
+        }
+        Some(_) => axum::body::to_bytes(body, limit).await.map_err(|_| too_large()),
+        None => {
+            let bytes = axum::body::to_bytes(body, DRAIN_LIMIT.max(limit))
+                .await
+                .map_err(|_| too_large())?;
+            if bytes.len() > limit {
+                return Err(too_large());
+            }
+            Ok(bytes)
+        }
     }
-    axum::body::to_bytes(body, limit).await.map_err(|_| too_large())
 }
 
 /// Parses `bytes` as `T`: 400 `invalid_json` for syntax, 400 `invalid_body` for wrong types,

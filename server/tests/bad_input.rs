@@ -1,0 +1,395 @@
+//! Bad input of every kind gets a 4xx JSON `ErrorBody` and writes nothing; limits engage.
+
+mod common;
+
+use common::{Device, Engine, Harness, engines, setup, test_config};
+use paycode_core::PaymentCode;
+use paycode_server::ratelimit::RateLimits;
+use serde_json::{Value, json};
+
+const TABLES: [&str; 8] = [
+    "users",
+    "devices",
+    "payments",
+    "ledger",
+    "rejections",
+    "online_codes",
+    "seen_signatures",
+    "login_tokens",
+];
+
+fn snapshot(h: &Harness) -> Vec<i64> {
+    TABLES.iter().map(|t| h.count(t)).collect()
+}
+
+fn assert_error(status: u16, body: &Value, expected_status: u16, expected_code: &str, case: &str) {
+    assert_eq!(status, expected_status, "{case}: {body}");
+    assert_eq!(
+        body["error"]["code"].as_str(),
+        Some(expected_code),
+        "{case}: {body}"
+    );
+    assert!(
+        !body["error"]["message"].as_str().unwrap_or("").is_empty(),
+        "{case}: a message explains"
+    );
+}
+
+#[test]
+fn bad_payment_requests_are_4xx_json_and_write_nothing() {
+    for engine in engines() {
+        let h = Harness::new(engine);
+        let (_, device, key) = setup(&h, "ivy");
+        let code = device.code(&h, 0).digits();
+        let auth = format!("Bearer {key}");
+        let full_width: String = code
+            .chars()
+            .map(|c| char::from_u32(0xFF10 + c.to_digit(10).unwrap()).unwrap())
+            .collect();
+        let arabic: String = code
+            .chars()
+            .map(|c| char::from_u32(0x0660 + c.to_digit(10).unwrap()).unwrap())
+            .collect();
+        let nested = format!("{{\"code\": {}{}}}", "[".repeat(5_000), "]".repeat(5_000));
+        let huge = format!(
+            "{{\"code\": \"{code}\", \"amount\": 1, \"currency\": \"EUR\", \"idempotency_key\": \"{}\"}}",
+            "x".repeat(1 << 20)
+        );
+        let ok = |overrides: Value| {
+            let mut body =
+                json!({"code": code, "amount": 100, "currency": "EUR", "idempotency_key": "bad-1"});
+            for (k, v) in overrides.as_object().unwrap() {
+                if v.is_null() {
+                    body.as_object_mut().unwrap().remove(k);
+                } else {
+                    body[k] = v.clone();
+                }
+            }
+            body.to_string()
+        };
+        let cases: Vec<(&str, String, u16, &str)> = vec![
+            (
+                "amount as string",
+                ok(json!({"amount": "100"})),
+                400,
+                "invalid_body",
+            ),
+            ("amount as float", ok(json!({"amount": 1.5})), 400, "invalid_body"),
+            (
+                "amount beyond i64",
+                ok(json!({"amount": 1e30})),
+                400,
+                "invalid_body",
+            ),
+            (
+                "code as number",
+                ok(json!({"code": 281234567890123456u64})),
+                400,
+                "invalid_body",
+            ),
+            (
+                "missing currency",
+                ok(json!({"currency": null})),
+                400,
+                "invalid_body",
+            ),
+            ("missing code", ok(json!({"code": null})), 400, "invalid_body"),
+            ("unknown field", ok(json!({"tip": 5})), 400, "invalid_body"),
+            ("body is an array", "[]".into(), 400, "invalid_body"),
+            ("body is null", "null".into(), 400, "invalid_body"),
+            ("empty body", String::new(), 400, "invalid_json"),
+            ("not JSON", "code=1&amount=2".into(), 400, "invalid_json"),
+            ("truncated JSON", "{\"code\": \"28".into(), 400, "invalid_json"),
+            ("deeply nested", nested, 400, "invalid_body"),
+            ("1 MiB body", huge, 413, "payload_too_large"),
+            ("zero amount", ok(json!({"amount": 0})), 422, "invalid_amount"),
+            (
+                "negative amount",
+                ok(json!({"amount": -5})),
+                422,
+                "invalid_amount",
+            ),
+            (
+                "lowercase currency",
+                ok(json!({"currency": "eur"})),
+                422,
+                "invalid_currency",
+            ),
+            (
+                "long currency",
+                ok(json!({"currency": "EURO"})),
+                422,
+                "invalid_currency",
+            ),
+            (
+                "empty idempotency key",
+                ok(json!({"idempotency_key": ""})),
+                422,
+                "invalid_idempotency_key",
+            ),
+            (
+                "long idempotency key",
+                ok(json!({"idempotency_key": "k".repeat(129)})),
+                422,
+                "invalid_idempotency_key",
+            ),
+            (
+                "17 digits",
+                ok(json!({"code": &code[..17]})),
+                422,
+                "malformed_code",
+            ),
+            (
+                "19 digits",
+                ok(json!({"code": format!("{code}1")})),
+                422,
+                "malformed_code",
+            ),
+            (
+                "letters",
+                ok(json!({"code": format!("{}O", &code[..17])})),
+                422,
+                "malformed_code",
+            ),
+            (
+                "full-width digits",
+                ok(json!({"code": full_width})),
+                422,
+                "malformed_code",
+            ),
+            (
+                "arabic-indic digits",
+                ok(json!({"code": arabic})),
+                422,
+                "malformed_code",
+            ),
+            (
+                "leading zero prefix",
+                ok(json!({"code": format!("0{}", &code[1..])})),
+                422,
+                "malformed_code",
+            ),
+            (
+                "tab inside",
+                ok(json!({"code": format!("{}\t{}", &code[..4], &code[4..])})),
+                422,
+                "malformed_code",
+            ),
+            (
+                "very long code",
+                ok(json!({"code": "1".repeat(5000)})),
+                422,
+                "malformed_code",
+            ),
+            (
+                "someone else's merchant id",
+                ok(json!({"merchant_id": "mer_x"})),
+                403,
+                "merchant_mismatch",
+            ),
+        ];
+        let before = snapshot(&h);
+        for (case, body, status, code) in &cases {
+            let (got, answer) = h.post_raw(
+                "/v1/payments",
+                &[("content-type", "application/json"), ("authorization", &auth)],
+                body.as_bytes(),
+            );
+            assert_error(got, &answer, *status, code, case);
+        }
+        // Without or with a wrong key.
+        let (got, answer) = h.post_raw("/v1/payments", &[], ok(json!({})).as_bytes());
+        assert_error(got, &answer, 401, "unauthorized", "no key");
+        let (got, answer) = h.post_raw(
+            "/v1/payments",
+            &[("authorization", "Basic abc")],
+            ok(json!({})).as_bytes(),
+        );
+        assert_error(got, &answer, 401, "unauthorized", "basic auth");
+        assert_eq!(snapshot(&h), before, "{engine:?}: bad requests wrote nothing");
+        // The code is intact: it still pays.
+        let code = PaymentCode::parse(&code).unwrap();
+        assert_eq!(h.pay_ok(&key, &code, 1, "good")["status"], "accepted");
+    }
+}
+
+#[test]
+fn bad_device_and_user_requests_are_4xx_json_and_write_nothing() {
+    let h = Harness::new(Engine::Sqlite);
+    let (_, device, _) = setup(&h, "jo");
+    let before = snapshot(&h);
+    let cases: Vec<(&str, Value, u16, &str)> = vec![
+        (
+            "sync with string sequence",
+            json!({"sequence": "1", "valid_until": 0}),
+            400,
+            "invalid_body",
+        ),
+        ("sync missing field", json!({"sequence": 1}), 400, "invalid_body"),
+        (
+            "sync negative sequence",
+            json!({"sequence": -1, "valid_until": 0}),
+            400,
+            "invalid_body",
+        ),
+        (
+            "sync unknown field",
+            json!({"sequence": 1, "valid_until": 0, "x": 1}),
+            400,
+            "invalid_body",
+        ),
+    ];
+    for (case, body, status, code) in &cases {
+        let (got, answer) = device.send(&h, "sync", body);
+        assert_error(got, &answer, *status, code, case);
+    }
+    let (got, answer) = device.send(&h, "void", &json!({"step": 1, "counter": 300}));
+    assert_error(got, &answer, 400, "invalid_body", "void counter beyond u8");
+    let (got, answer) = device.send(&h, "pause", &json!({"please": true}));
+    assert_error(got, &answer, 400, "invalid_body", "pause with a field");
+    let (got, answer) = h.post_raw("/v1/devices", &[], b"{\"login_token\": 5}");
+    assert_error(got, &answer, 400, "invalid_body", "provision with wrong types");
+    let bad_keys = json!({"login_token": "x", "signing_key": "AAAA", "sealing_key": "AAAA", "platform": "p"});
+    let (got, answer) = h.post("/v1/devices", None, &bad_keys);
+    assert_error(got, &answer, 422, "invalid_field", "provision with short keys");
+    let (got, answer) = h.post(
+        "/v1/users",
+        None,
+        &json!({"username": "a b", "password": "long enough"}),
+    );
+    assert_error(got, &answer, 422, "invalid_field", "username with a space");
+    let (got, answer) = h.post("/v1/users", None, &json!({"username": "ok", "password": "short"}));
+    assert_error(got, &answer, 422, "invalid_field", "short password");
+    let (got, answer) = h.post("/v1/admin/merchants", Some("wrong"), &json!({"name": "x"}));
+    assert_error(got, &answer, 401, "unauthorized", "wrong admin token");
+    let (got, answer) = h.post("/v1/nowhere", None, &json!({}));
+    assert_error(got, &answer, 404, "not_found", "unknown path");
+    let (got, answer) = h.get("/v1/payments/pay_nothing", "pck_nobody");
+    assert_error(got, &answer, 401, "unauthorized", "read with a wrong key");
+    let mut resp = h.http.get(format!("{}/v1/payments", h.base)).call().unwrap();
+    let answer: Value = resp.body_mut().read_json().unwrap();
+    assert_error(
+        resp.status().as_u16(),
+        &answer,
+        405,
+        "method_not_allowed",
+        "GET on a POST path",
+    );
+    assert_eq!(snapshot(&h), before, "bad requests wrote nothing");
+}
+
+fn limited(limits: RateLimits) -> Harness {
+    Harness::with_config(
+        Engine::Sqlite,
+        paycode_server::Config {
+            limits,
+            ..test_config()
+        },
+    )
+}
+
+/// A code of `device` with a wrong OTP: it decrypts to the device's slot, so it is a guess at it.
+fn wrong_otp(h: &Harness, device: &Device, counter: u8) -> String {
+    let mut digits = device.code(h, counter).digits();
+    let last = digits.pop().unwrap();
+    digits.push(if last == '9' {
+        '0'
+    } else {
+        char::from(last as u8 + 1)
+    });
+    digits
+}
+
+#[test]
+fn merchant_lockout_engages_and_lifts() {
+    let h = limited(RateLimits {
+        merchant_failures: 5,
+        ..test_config().limits
+    });
+    let (_, device, key) = setup(&h, "kim");
+    let clean = h.merchant("clean shop");
+    for i in 0..5 {
+        let (status, body) = h.pay(
+            &key,
+            &format!("28{:016}", 1234567890123456u64 + i),
+            1,
+            &format!("g{i}"),
+        );
+        assert_eq!(
+            (status, body["status"].as_str()),
+            (200, Some("declined")),
+            "{body}"
+        );
+    }
+    let (status, body) = h.pay(&key, &device.code(&h, 0).digits(), 1, "after");
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (429, Some("rate_limited")),
+        "{body}"
+    );
+    assert_eq!(h.count("rejections"), 5, "each failed guess recorded");
+    let prefixes: Vec<String> = h.rt.block_on(async {
+        sqlx::query_scalar("SELECT code_prefix FROM rejections")
+            .fetch_all(&h.state.db.read)
+            .await
+            .unwrap()
+    });
+    assert!(
+        prefixes.iter().all(|p| p == "28"),
+        "only the prefix of a code is kept"
+    );
+    // Other merchants are not affected; the lockout lifts after 5 minutes.
+    assert_eq!(
+        h.pay_ok(&clean, &device.code(&h, 0), 1, "c1")["status"],
+        "accepted"
+    );
+    h.clock.advance_secs(301);
+    assert_eq!(
+        h.pay_ok(&key, &device.code(&h, 0), 1, "later")["status"],
+        "accepted"
+    );
+}
+
+#[test]
+fn slot_lockout_hides_the_answer_to_guesses() {
+    let h = limited(RateLimits {
+        slot_failures: 3,
+        ..test_config().limits
+    });
+    let (_, device, key) = setup(&h, "lee");
+    for i in 0..3 {
+        let body = h.pay(&key, &wrong_otp(&h, &device, 0), 1, &format!("w{i}")).1;
+        assert_eq!(body["reason"], "bad_otp", "{body}");
+    }
+    // Locked: even the right code gets no answer about its OTP.
+    let right = device.code(&h, 0);
+    assert_eq!(h.pay_ok(&key, &right, 1, "r1")["reason"], "slot_locked");
+    h.clock.advance_secs(301);
+    assert_eq!(h.pay_ok(&key, &device.code(&h, 0), 1, "r2")["status"], "accepted");
+}
+
+#[test]
+fn global_threshold_stops_failing_merchants_only() {
+    let h = limited(RateLimits {
+        global_failures: 6,
+        ..test_config().limits
+    });
+    let (_, device, _) = setup(&h, "max");
+    let keys: Vec<String> = (0..3).map(|i| h.merchant(&format!("m{i}"))).collect();
+    for (i, key) in keys.iter().enumerate() {
+        for j in 0..2 {
+            let guess = format!("28{:016}", 4_000_000_000_000_000u64 + (i * 10 + j) as u64);
+            assert_eq!(h.pay(key, &guess, 1, &format!("g{j}")).0, 200);
+        }
+    }
+    let (status, body) = h.pay(&keys[0], &device.code(&h, 0).digits(), 1, "next");
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (429, Some("rate_limited"))
+    );
+    let clean = h.merchant("clean");
+    assert_eq!(
+        h.pay_ok(&clean, &device.code(&h, 0), 1, "ok")["status"],
+        "accepted"
+    );
+}
