@@ -12,6 +12,7 @@
 //! * [`clock`] — time through a trait, so tests drive it.
 //! * [`device`], [`bundle`] — the device key, request signatures, and the sealed credential bundle.
 //! * [`entropy`] — randomness through a trait.
+//! * [`render`] — QR and Code 128 modules of a code, so apps need no barcode library.
 //! * [`vault`], [`wallet`], [`backend`] — the phone side: keystore, payment-code session, network.
 //!
 //! The protocol is specified in `docs/PROTOCOL.md`, with vectors in `docs/test-vectors.json`.
@@ -28,6 +29,7 @@ pub mod device;
 pub mod entropy;
 pub mod identity;
 pub mod otp;
+pub mod render;
 pub mod replay;
 pub mod secret;
 pub mod vault;
