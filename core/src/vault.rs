@@ -167,7 +167,7 @@ pub(crate) struct Vault<'a> {
 /// What the vault holds for a provisioned wallet.
 pub(crate) struct Stored {
     pub device: DeviceSecret,
-    pub bundle: Vec<u8>,
+    pub bundle: zeroize::Zeroizing<Vec<u8>>,
 }
 
 /// Persisted non-secret wallet state.
@@ -217,12 +217,12 @@ impl Vault<'_> {
             b"b" => "cred.b",
             _ => return Err(StoreError::Corrupt("active pointer".into())),
         };
-        let device = self.store.get(&self.name("device"))?;
+        let device = zeroize::Zeroizing::new(self.store.get(&self.name("device"))?);
         let device: [u8; 32] = device
             .as_slice()
             .try_into()
             .map_err(|_| StoreError::Corrupt("device key length".into()))?;
-        let bundle = self.store.get(&self.name(slot))?;
+        let bundle = zeroize::Zeroizing::new(self.store.get(&self.name(slot))?);
         Ok(Some(Stored {
             device: DeviceSecret::from_bytes(device),
             bundle,
