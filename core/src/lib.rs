@@ -49,6 +49,6 @@ pub use verifier::{
     Verifier, VerifierConfig, VerifyError,
 };
 pub use wallet::{
-    CodeListener, CodeSource, FallbackPolicy, ShownCode, TaskRunner, ThreadRunner, Wallet, WalletConfig,
-    WalletError, WalletEvent, WalletState,
+    CodeListener, CodeSource, FallbackPolicy, InlineRunner, ShownCode, TaskRunner, ThreadRunner, Wallet,
+    WalletConfig, WalletError, WalletEvent, WalletState,
 };

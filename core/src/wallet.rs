@@ -201,6 +201,18 @@ impl TaskRunner for ThreadRunner {
     }
 }
 
+/// Runs each task at once on the calling thread, after the wallet call that spawned it has
+/// released its lock: deterministic, for scripts and tests. A task's network call then blocks
+/// the caller of `handle`, so do not use it on a UI thread.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct InlineRunner;
+
+impl TaskRunner for InlineRunner {
+    fn spawn(&self, task: Box<dyn FnOnce() + Send>) {
+        task();
+    }
+}
+
 /// Why a wallet operation failed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum WalletError {
@@ -599,7 +611,14 @@ impl Wallet {
             Status::Active => {}
         }
         let now = self.issuer_now_ms(st);
+        let state = self.code_state(st, now, tasks);
+        // After the state's own work, so an online fetch that the screen waits for goes first.
         self.maybe_top_up(st, now, tasks);
+        state
+    }
+
+    /// The state of a provisioned, visible, active wallet at issuer time `now`.
+    fn code_state(&self, st: &mut State, now: i64, tasks: &mut Vec<Task>) -> WalletState {
         let policy = self.inner.config.policy;
         let can_fetch = st.network && policy != FallbackPolicy::OfflineOnly;
         if policy == FallbackPolicy::OnlineFirst && can_fetch {
