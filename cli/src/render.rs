@@ -28,11 +28,13 @@ pub fn qr_lines(code: &PaymentCode) -> Vec<String> {
     lines
 }
 
-/// The Code 128 bars, one character per module, `rows` lines high.
+/// The Code 128 bars, one character per module with a 10-module quiet zone, `rows` lines high.
+/// Like the QR, light is drawn as blocks so bars read dark on a dark terminal.
 pub fn barcode_lines(code: &PaymentCode, rows: usize) -> Vec<String> {
+    let quiet = "█".repeat(10);
     let bars: String = code128(code)
         .into_iter()
-        .map(|bar| if bar { '█' } else { ' ' })
+        .map(|bar| if bar { ' ' } else { '█' })
         .collect();
-    vec![bars; rows]
+    vec![format!("{quiet}{bars}{quiet}"); rows]
 }
