@@ -1,21 +1,52 @@
 #!/usr/bin/env bash
-# Runs every test of the project. Installs what it needs on a fresh Debian machine.
-# Usage: scripts/test.sh            (from anywhere; CI calls it through .ci/run)
+# Runs every test of the project, on a fresh Debian machine as on a laptop. Installs what it
+# needs (PostgreSQL from Debian, Kotlin/JNA/JUnit/android-all from npm and Maven Central, Rust
+# targets with rustup, tree-sitter from PyPI) into caches it reuses.
+#
+#   scripts/test.sh                 everything
+#   PAYCODE_SKIP_MOBILE=1 scripts/test.sh    Rust only (no JVM, no cross builds)
+#
+# Ends with "N passed, M failed" for the suites it ran.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
+export PAYCODE_CACHE="${PAYCODE_CACHE:-$PWD/.cache/toolchain}"
 
+passed=0
+failed=0
 step() { printf '\n==> %s\n' "$*"; }
+run() { # run NAME COMMAND...: counts a suite as passed or failed, keeps going
+  local name="$1"; shift
+  if "$@"; then passed=$((passed + 1)); else failed=$((failed + 1)); echo "FAILED: $name"; fi
+}
 
-step "Rust: format check"
+step "Rust: format"
 rustup component add rustfmt >/dev/null 2>&1 || true
-cargo fmt --all -- --check
+run "cargo fmt" cargo fmt --all -- --check
 
-step "Rust: workspace tests"
-cargo test --workspace --all-targets
+step "PostgreSQL on loopback (for the issuer's tests)"
+pg_url="$(scripts/postgres-for-tests.sh start)"
+trap 'scripts/postgres-for-tests.sh stop >/dev/null 2>&1 || true' EXIT
+export PAYCODE_TEST_POSTGRES_URL="$pg_url"
+echo "PostgreSQL at ${pg_url%%@*}@…"
+
+step "Rust: every crate's tests (SQLite always, PostgreSQL too), benches in test mode"
+run "cargo test" cargo test --workspace --all-targets
 
 step "Rust: test vectors are what the code generates"
-cargo run -q -p paycode-core --example gen_vectors | diff -u docs/test-vectors.json - \
-  || { echo "docs/test-vectors.json is stale: regenerate it (see docs/PROTOCOL.md §9)"; exit 1; }
+check_vectors() {
+  cargo run -q -p paycode-core --example gen_vectors | diff -u docs/test-vectors.json - \
+    || { echo "docs/test-vectors.json is stale: regenerate it (docs/PROTOCOL.md §9)"; return 1; }
+}
+run "test vectors" check_vectors
 
-step "All tests passed"
+step "The demo, scripted"
+run "paycode demo --script" cargo run -q -p paycode-cli -- demo --script
+
+if [ "${PAYCODE_SKIP_MOBILE:-0}" != 1 ]; then
+  step "Mobile: Kotlin on the JVM against the real library, Android sources, cross builds, Swift syntax"
+  run "mobile" scripts/test-mobile.sh
+fi
+
+printf '\n%d passed, %d failed\n' "$passed" "$failed"
+[ "$failed" = 0 ]
