@@ -2,15 +2,16 @@
 //!
 //! A payment runs in this order:
 //! 1. authenticate the merchant, read and validate the body (4xx, nothing written);
-//! 2. a stored payment with the same idempotency key answers (same request) or conflicts (409);
-//! 3. the merchant's lockout is checked (429);
-//! 4. the code is verified on a snapshot (`verify`), or matched against live online codes;
-//! 5. one transaction records the decision: for an authentic code, a conditional `UPDATE` of the
+//! 2. the merchant's lockout is checked (429);
+//! 3. the code is verified on a snapshot (`verify`), or matched against live online codes;
+//! 4. one transaction records the decision: for an authentic code, a conditional `UPDATE` of the
 //!    device's watermark (or of the online code) redeems it only if it is newer than everything
 //!    redeemed or voided; the user's balance is debited, and the payment and ledger rows are
 //!    inserted — all or nothing. The payment insert is `ON CONFLICT DO NOTHING` on
-//!    (merchant, idempotency key): a concurrent retry that loses the race rolls back and answers
-//!    with the winner's stored payment.
+//!    (merchant, idempotency key): a retry — concurrent or later — finds the key taken, rolls
+//!    back whatever it did and answers with the stored payment (409 if the request differs).
+//!    The key is not read before the transaction: retries are rare, and only the check inside
+//!    the transaction holds under concurrency.
 
 use std::sync::Arc;
 
@@ -350,13 +351,6 @@ pub async fn pay(
     let digits = code.digits();
     let code_prefix = digits[..2].to_owned();
     let request_hash = sha256_hex(format!("{digits}\n{}\n{}", req.amount, req.currency));
-    if let Some(stored) = state
-        .db
-        .payment_by_key(&merchant_id, &req.idempotency_key)
-        .await?
-    {
-        return replay(&stored, &request_hash);
-    }
     let now_ms = state.clock.now_ms();
     if let Err(refused) = state.limiter.check_merchant(&merchant_id, now_ms) {
         tracing::warn!(
