@@ -128,6 +128,20 @@ impl fmt::Debug for OfflineCredential {
     }
 }
 
+/// Checks the step length and that the validity interval is non-empty and at most 31 days.
+fn check_interval(time: TimeParams, valid_from: i64, valid_until: i64) -> Result<(), CredentialError> {
+    if !time.is_valid() {
+        return Err(CredentialError::BadStep(time.step_secs));
+    }
+    if valid_from < 0 || valid_until <= valid_from || valid_until - valid_from > MAX_VALIDITY_SECS {
+        return Err(CredentialError::BadValidity {
+            valid_from,
+            valid_until,
+        });
+    }
+    Ok(())
+}
+
 /// The UTC days a validity interval's codes can fall in.
 fn days_covered(time: TimeParams, valid_from: i64, valid_until: i64) -> (u32, u32) {
     let first_step = time.step_at(valid_from).unwrap_or(0);
@@ -150,17 +164,9 @@ impl OfflineCredential {
         valid_until: i64,
         day_keys: Vec<(u32, IdentityKey)>,
     ) -> Result<Self, CredentialError> {
-        if !time.is_valid() {
-            return Err(CredentialError::BadStep(time.step_secs));
-        }
+        check_interval(time, valid_from, valid_until)?;
         if slot >= crate::code::SLOT_SPACE {
             return Err(CredentialError::BadSlot(slot));
-        }
-        if valid_from < 0 || valid_until <= valid_from || valid_until - valid_from > MAX_VALIDITY_SECS {
-            return Err(CredentialError::BadValidity {
-                valid_from,
-                valid_until,
-            });
         }
         let (first, last) = days_covered(time, valid_from, valid_until);
         let expected = (last - first + 1) as usize;
@@ -201,15 +207,7 @@ impl OfflineCredential {
         valid_from: i64,
         valid_until: i64,
     ) -> Result<Self, CredentialError> {
-        if !time.is_valid() {
-            return Err(CredentialError::BadStep(time.step_secs));
-        }
-        if valid_from < 0 || valid_until <= valid_from || valid_until - valid_from > MAX_VALIDITY_SECS {
-            return Err(CredentialError::BadValidity {
-                valid_from,
-                valid_until,
-            });
-        }
+        check_interval(time, valid_from, valid_until)?;
         let (first, last) = days_covered(time, valid_from, valid_until);
         let keys = (first..=last).map(|day| (day, keyring.day_key(day))).collect();
         Self::new(slot, keyring.prefix(), time, seed, valid_from, valid_until, keys)
