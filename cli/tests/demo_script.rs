@@ -8,7 +8,11 @@ fn the_scripted_demo_behaves_as_expected() {
         .expect("paycode runs");
     let stdout = String::from_utf8_lossy(&output.stdout);
     let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(output.status.success(), "demo failed ({}):\n{stdout}\n{stderr}", output.status);
+    assert!(
+        output.status.success(),
+        "demo failed ({}):\n{stdout}\n{stderr}",
+        output.status
+    );
     assert!(stdout.contains("all steps behaved as expected"), "{stdout}");
     assert!(!stdout.contains("FAIL"), "{stdout}");
     // Every code shown is printed in 4-4-4-6 form.
