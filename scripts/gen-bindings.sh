@@ -3,11 +3,13 @@
 # Generated code is never edited by hand and not committed (docs/adr/003-generated-bindings.md).
 #
 # Usage: scripts/gen-bindings.sh [--lib PATH] [--jvm-tests OUT_DIR]
-#   (default)          builds the host library with the size profile (no test features) and
-#                      writes the shipped bindings:
+#   (default)          builds the host debug library (no test features: the shipped interface;
+#                      the stripped size-profile library has no uniffi metadata left to read)
+#                      and writes the shipped bindings:
 #                        android/paycode/src/main/generated/kotlin/io/paycode/paycode.kt
-#                        ios/Sources/PayCode/Generated/paycode.swift
-#                        ios/Sources/PayCodeFFI/{PayCodeFFI.h,module.modulemap}
+#                        ios/Sources/PayCode/Generated/PayCode.swift
+#                        ios/Generated/PayCodeFFI/{PayCodeFFI.h,module.modulemap} (the C side,
+#                        packed into the XCFramework's Headers by ios/scripts/build-xcframework.sh)
 #   --lib PATH         generate from this already-built host library instead of building one
 #   --jvm-tests DIR    instead: build the host debug library WITH the `test-issuer` feature and
 #                      write desktop-JVM Kotlin bindings (java.lang.ref.Cleaner instead of the
@@ -52,8 +54,8 @@ if [[ -n "$JVM_OUT" ]]; then
 fi
 
 if [[ -z "$LIB" ]]; then
-  cargo build -q -p paycode-ffi --profile release-mobile --lib >&2
-  LIB="$TARGET_DIR/release-mobile/libpaycode_ffi.so"
+  cargo build -q -p paycode-ffi --lib >&2
+  LIB="$TARGET_DIR/debug/libpaycode_ffi.so"
 fi
 [[ -f "$LIB" ]] || { echo "gen-bindings: no library at $LIB" >&2; exit 1; }
 
@@ -65,11 +67,11 @@ mkdir -p "$KOTLIN_OUT"
 "$BINDGEN" generate --library "$LIB" --crate paycode_ffi --language kotlin --no-format --out-dir "$KOTLIN_OUT" >&2
 "$BINDGEN" generate --library "$LIB" --crate paycode_ffi --language swift --no-format --out-dir "$SWIFT_TMP" >&2
 
-# SwiftPM layout: the Swift API in the PayCode target, the C header + module map in PayCodeFFI
-# (what the XCFramework's Headers/ also carries).
-rm -rf ios/Sources/PayCode/Generated ios/Sources/PayCodeFFI
-mkdir -p ios/Sources/PayCode/Generated ios/Sources/PayCodeFFI/include
+# SwiftPM layout: the Swift API joins the hand-written code in the PayCode target; the C header
+# and module map go into the XCFramework (module PayCodeFFI), built on a Mac.
+rm -rf ios/Sources/PayCode/Generated ios/Generated
+mkdir -p ios/Sources/PayCode/Generated ios/Generated/PayCodeFFI
 cp "$SWIFT_TMP"/*.swift ios/Sources/PayCode/Generated/
-cp "$SWIFT_TMP"/PayCodeFFI.h ios/Sources/PayCodeFFI/include/
-cp "$SWIFT_TMP"/PayCodeFFI.modulemap ios/Sources/PayCodeFFI/include/module.modulemap
-log "Kotlin: $KOTLIN_OUT; Swift: ios/Sources/PayCode/Generated, ios/Sources/PayCodeFFI (from $LIB)"
+cp "$SWIFT_TMP"/PayCodeFFI.h ios/Generated/PayCodeFFI/
+cp "$SWIFT_TMP"/PayCodeFFI.modulemap ios/Generated/PayCodeFFI/module.modulemap
+log "Kotlin: $KOTLIN_OUT; Swift: ios/Sources/PayCode/Generated, ios/Generated/PayCodeFFI (from $LIB)"

@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use paycode_core::backend::BackendError as CoreBackendError;
 use paycode_core::vault::StoreError as CoreStoreError;
-use paycode_core::{SystemClock, wallet as core};
+use paycode_core::wallet as core;
 
 use crate::backend::BackendAdapter;
 use crate::guard::contain;
@@ -336,7 +336,8 @@ impl Wallet {
     /// Reads the keystore: construct it off the main thread if the keystore can be slow.
     #[uniffi::constructor]
     pub fn new(config: WalletConfig, store: Arc<dyn SecretStore>, backend: Arc<dyn Backend>) -> Arc<Self> {
-        Self::with_clock(config, store, backend, Arc::new(SystemClock))
+        // Not the core's SystemClock: its monotonic reading stops while the phone sleeps.
+        Self::with_clock(config, store, backend, Arc::new(crate::clock::PhoneClock))
     }
 
     /// Registers (or with `None` removes) the listener for pushed state changes.
