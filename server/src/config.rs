@@ -56,7 +56,7 @@ impl Default for Config {
             online_code_ttl_ms: 60 * 1000,
             admin_token: None,
             open_registration: false,
-            initial_balance: 100_000_00,
+            initial_balance: 10_000_000,
             max_body_bytes: 16 * 1024,
             limits: RateLimits::default(),
             strong_password_hashing: true,

@@ -31,7 +31,7 @@ use crate::body;
 use crate::db::{DeviceRow, PaymentRow};
 use crate::error::ApiError;
 use crate::state::AppState;
-use crate::util::{random_id, sha256_hex};
+use crate::util::{ordered_id, sha256_hex};
 use crate::verify::{self, Offline, check_offline};
 
 /// Header set on an answer replayed from an idempotency key.
@@ -113,7 +113,8 @@ fn replay(stored: &PaymentRow, request_hash: &str) -> Result<Response, ApiError>
     Ok(answer(stored, true))
 }
 
-/// What a recording transaction did.
+/// What a recording transaction did (short-lived, one per request: its size does not matter).
+#[allow(clippy::large_enum_variant)]
 enum Recorded {
     /// Stored (accepted or declined).
     Stored(PaymentRow),
@@ -145,7 +146,7 @@ async fn insert_rejection(
         "INSERT INTO rejections (rejection_id, at_ms, merchant_id, payment_id, slot, reason, code_prefix) \
          VALUES ($1, $2, $3, $4, $5, $6, $7)",
     )
-    .bind(random_id("rej")?)
+    .bind(ordered_id("rej", payment.created_ms)?)
     .bind(payment.created_ms)
     .bind(&payment.merchant_id)
     .bind(&payment.payment_id)
@@ -367,7 +368,7 @@ pub async fn pay(
         return Err(error);
     }
     let payment = PaymentRow {
-        payment_id: random_id("pay")?,
+        payment_id: ordered_id("pay", now_ms)?,
         merchant_id: merchant_id.clone(),
         idempotency_key: req.idempotency_key.clone(),
         request_hash: request_hash.clone(),
