@@ -208,11 +208,6 @@ impl Db {
                                 conn.execute("PRAGMA busy_timeout = 10000").await?;
                                 conn.execute("PRAGMA synchronous = NORMAL").await?;
                                 conn.execute("PRAGMA foreign_keys = ON").await?;
-                                // A million devices make a devices table and slot index of a
-                                // few hundred MB: map it instead of a read() per page miss, and
-                                // keep hot pages in a 32 MiB cache per connection.
-                                conn.execute("PRAGMA mmap_size = 1073741824").await?;
-                                conn.execute("PRAGMA cache_size = -32768").await?;
                                 Ok(())
                             })
                         })

@@ -399,18 +399,20 @@ pub async fn pay(
             match online {
                 Some(recorded) => recorded,
                 None => {
-                    if verify::is_guess(&rejection) {
-                        state.limiter.record_failure(&merchant_id, &slots, now_ms);
-                    }
                     let slot = slots.first().copied();
-                    record_declined(
+                    let recorded = record_declined(
                         &state,
                         payment.clone(),
                         verify::reason(&rejection),
                         slot,
                         &code_prefix,
                     )
-                    .await?
+                    .await?;
+                    // A retry of a stored payment (key taken) is not a new guess.
+                    if verify::is_guess(&rejection) && matches!(recorded, Recorded::Stored(_)) {
+                        state.limiter.record_failure(&merchant_id, &slots, now_ms);
+                    }
+                    recorded
                 }
             }
         }
