@@ -34,8 +34,8 @@ done
 log() { echo "gen-bindings: $*" >&2; }
 
 # The generator: a feature-gated binary of the same crate, so the mobile library never links it.
-cargo build -q -p paycode-ffi --features cli --bin uniffi-bindgen >&2
-BINDGEN="$TARGET_DIR/debug/uniffi-bindgen"
+cargo build -q -p paycode-ffi --features cli --bin uniffi-bindgen --profile bindgen >&2
+BINDGEN="$TARGET_DIR/bindgen/uniffi-bindgen"
 
 if [[ -n "$JVM_OUT" ]]; then
   cargo build -q -p paycode-ffi --features test-issuer --lib >&2
