@@ -9,7 +9,7 @@
 #                     (the default)
 # Output: one line per artefact: "size: <bytes> <KiB> <path>" (static libraries are also
 #   measured after `strip --strip-debug`-equivalent: what an app links in is far smaller, since
-#   the app's linker keeps only what is reachable — see docs/PERFORMANCE-mobile.md).
+#   the app's linker keeps only what is reachable — see docs/PERFORMANCE.md).
 # Linking per-ABI .so files (cargo-ndk) is android/scripts/build-android-libs.sh; the
 # XCFramework is ios/scripts/build-xcframework.sh (macOS).
 set -euo pipefail

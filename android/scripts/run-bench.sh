@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Kotlin benchmark: median cost of `wallet.current()` vs a no-op uniffi call, through JNA on the
 # host JVM, against the size-profile library built with the test issuer (to have a provisioned
-# wallet without a server). Figures go to docs/PERFORMANCE-mobile.md.
+# wallet without a server). Figures go to docs/PERFORMANCE.md.
 #
 # Usage: android/scripts/run-bench.sh [CALLS_PER_KIND]   (default 200000)
 # Env: PAYCODE_CACHE (toolchain cache, see jvm-toolchain.sh), CARGO_TARGET_DIR
