@@ -18,7 +18,6 @@
 //! the answer (deadlock), and should return quickly (post to the main thread, don't work there).
 
 pub mod backend;
-mod clock;
 pub mod code;
 mod guard;
 pub mod listener;

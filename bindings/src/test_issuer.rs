@@ -131,6 +131,7 @@ fn error(status: u16, code: &str, message: &str) -> Answer {
         status,
         &wire::ErrorBody {
             error: wire::ErrorDetail {
+                issuer_time_ms: None,
                 code: code.to_owned(),
                 message: message.to_owned(),
             },

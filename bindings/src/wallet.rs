@@ -337,7 +337,7 @@ impl Wallet {
     #[uniffi::constructor]
     pub fn new(config: WalletConfig, store: Arc<dyn SecretStore>, backend: Arc<dyn Backend>) -> Arc<Self> {
         // Not the core's SystemClock: its monotonic reading stops while the phone sleeps.
-        Self::with_clock(config, store, backend, Arc::new(crate::clock::PhoneClock))
+        Self::with_clock(config, store, backend, Arc::new(paycode_core::SystemClock))
     }
 
     /// Registers (or with `None` removes) the listener for pushed state changes.

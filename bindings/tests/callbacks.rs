@@ -182,8 +182,12 @@ fn code(state: PaymentCodeState) -> PaymentCode {
     }
 }
 
+/// The logger is process-wide: tests that install one take turns.
+static LOGGER_TURN: Mutex<()> = Mutex::new(());
+
 #[test]
 fn happy_path_through_every_foreign_trait() {
+    let _turn = LOGGER_TURN.lock().unwrap_or_else(|p| p.into_inner());
     let lines = Arc::new(Lines(Mutex::new(Vec::new())));
     set_logger(Some(lines.clone()));
     let f = fixture();
@@ -305,4 +309,83 @@ fn callbacks_from_many_threads() {
         thread::sleep(Duration::from_millis(10));
     }
     assert!(f.issuer.operations().contains(&Operation::Void));
+}
+
+/// Everything the library says to the app — log lines (including contained panics), errors,
+/// states — searched for the device key, the seed, the day keys and the issuer secret in hex,
+/// base64 and Debug-array form.
+#[test]
+fn logs_errors_and_panics_carry_no_secret() {
+    use paycode_core::device::DeviceSecret;
+    let _turn = LOGGER_TURN.lock().unwrap_or_else(|p| p.into_inner());
+    let lines = Arc::new(Lines(Mutex::new(Vec::new())));
+    set_logger(Some(lines.clone()));
+    let f = provisioned();
+    let entries = f.store.entries.lock().unwrap().clone();
+    let device: [u8; 32] = entries["t.device"].clone().try_into().unwrap();
+    let slot = if entries["t.active"] == b"a" {
+        "t.cred.a"
+    } else {
+        "t.cred.b"
+    };
+    let opened = paycode_core::bundle::open(&entries[slot], &DeviceSecret::from_bytes(device)).unwrap();
+    let mut secrets = vec![
+        device.to_vec(),
+        opened.credential.seed().expose_secret().to_vec(),
+        vec![7; 32],
+    ];
+    secrets.extend(
+        opened
+            .credential
+            .day_keys()
+            .map(|(_, k)| k.expose_secret().to_vec()),
+    );
+
+    let mut out = vec![format!(
+        "{:?} {:?}",
+        f.wallet.current(),
+        f.wallet.handle(WalletEvent::Screenshot)
+    )];
+    f.backend.panics.store(true, Ordering::SeqCst);
+    out.push(format!("{:?}", f.wallet.sync()));
+    f.backend.panics.store(false, Ordering::SeqCst);
+    *f.backend.fail.lock().unwrap() = Some(BackendError::Transport {
+        reason: "reset".into(),
+    });
+    out.push(format!("{:?}", f.wallet.pause()));
+    *f.backend.fail.lock().unwrap() = None;
+    f.wallet.set_listener(Some(Arc::new(Panicky)));
+    out.push(format!("{:?}", f.wallet.handle(WalletEvent::ManualRefresh)));
+    f.store.panics.store(true, Ordering::SeqCst);
+    out.push(format!("{:?}", f.wallet.logout()));
+    f.store.panics.store(false, Ordering::SeqCst);
+    out.push(format!("{:?}", f.wallet.provision("wrong".into())));
+    set_logger(None);
+    let logged = lines.0.lock().unwrap().clone();
+    assert!(
+        logged.iter().any(|(_, line)| line.contains("panicked")),
+        "the contained panics were logged: {logged:?}"
+    );
+    out.extend(
+        logged
+            .into_iter()
+            .map(|(level, line)| format!("{level:?} {line}")),
+    );
+    let text = out.join("\n").to_lowercase();
+    for secret in &secrets {
+        let hex: String = secret.iter().map(|b| format!("{b:02x}")).collect();
+        let debug = format!("{:?}", &secret[..8]);
+        assert!(
+            !text.contains(debug.trim_end_matches(']')),
+            "Debug form of a secret in:\n{text}"
+        );
+        for window in 0..secret.len() - 8 {
+            assert!(
+                !text.contains(&hex[2 * window..2 * window + 16]),
+                "hex of a secret in:\n{text}"
+            );
+        }
+        let b64 = paycode_core::wire::b64(secret).to_lowercase();
+        assert!(!text.contains(&b64[..16]), "base64 of a secret in:\n{text}");
+    }
 }

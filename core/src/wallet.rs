@@ -193,10 +193,10 @@ impl TaskRunner for ThreadRunner {
                     task();
                 }
             });
-        if spawned.is_err() {
-            if let Some(task) = slot.lock().unwrap_or_else(|p| p.into_inner()).take() {
-                task();
-            }
+        if spawned.is_err()
+            && let Some(task) = slot.lock().unwrap_or_else(|p| p.into_inner()).take()
+        {
+            task();
         }
     }
 }
@@ -307,6 +307,12 @@ struct State {
     /// network change, never in a loop.
     last_sync_attempt_ms: Option<i64>,
     last_notified: Option<WalletState>,
+    /// Timestamp of the last signed request: the next one is strictly later, so two requests
+    /// in one millisecond never look like a replay to the issuer.
+    last_request_ms: i64,
+    /// A logout or revocation could not delete every keystore entry: retried on every event
+    /// until it succeeds (the issuer has been told either way).
+    wipe_pending: bool,
 }
 
 type Task = Box<dyn FnOnce() + Send>;
@@ -328,6 +334,8 @@ const JUMP_TOLERANCE_MS: i64 = 30_000;
 const ONLINE_MARGIN_MS: i64 = 10_000;
 /// Least time between two background top-up attempts.
 const SYNC_RETRY_MS: i64 = 5 * 60_000;
+/// The issuer's answer to a request whose timestamp is too far from its clock.
+const STALE_TIMESTAMP: &str = "stale_timestamp";
 /// Timeout of background operations other than online codes.
 const BACKGROUND_TIMEOUT_MS: u32 = 10_000;
 
@@ -391,6 +399,8 @@ impl Wallet {
             syncing: false,
             last_sync_attempt_ms: None,
             last_notified: None,
+            last_request_ms: i64::MIN,
+            wipe_pending: false,
         };
         let wallet = Self {
             inner: Arc::new(Inner {
@@ -425,9 +435,9 @@ impl Wallet {
 
     /// Reads the keystore into memory (at start, and after a Locked/Unavailable store).
     fn reload(&self, st: &mut State) {
-        let loaded = self.vault().load().and_then(|stored| {
+        let loaded = self.vault().load().map(|stored| {
             let persisted = self.vault().load_state().unwrap_or_default();
-            Ok((stored, persisted))
+            (stored, persisted)
         });
         match loaded {
             Ok((Some(stored), persisted)) => match bundle::open(&stored.bundle, &stored.device) {
@@ -446,6 +456,9 @@ impl Wallet {
                 }
             },
             Ok((None, _)) => {
+                // No pointer to a credential: anything else under the namespace is a leftover
+                // of an interrupted logout or provisioning, and goes.
+                let _ = self.vault().wipe();
                 st.creds = None;
                 st.store_problem = None;
             }
@@ -488,6 +501,14 @@ impl Wallet {
         }
     }
 
+    /// The timestamp of a new signed request: issuer time, strictly after the previous request's.
+    fn request_time(&self, st: &mut State) -> i64 {
+        let now = self.issuer_now_ms(st);
+        let timestamp = now.max(st.last_request_ms.saturating_add(1));
+        st.last_request_ms = timestamp;
+        timestamp
+    }
+
     /// Device wall-clock ms corresponding to issuer time `issuer_ms` now.
     fn to_device_ms(&self, st: &mut State, issuer_ms: i64) -> i64 {
         let now_issuer = self.issuer_now_ms(st);
@@ -501,6 +522,11 @@ impl Wallet {
             monotonic_ms: m,
         });
         st.clock_jump_ms = 0;
+        // Stamps made on a wrong idea of issuer time (refused as stale, so never recorded by the
+        // issuer) must not drag later ones along.
+        if st.last_request_ms > issuer_time_ms.saturating_add(wire::MAX_REQUEST_SKEW_MS) {
+            st.last_request_ms = issuer_time_ms;
+        }
         let _ = self.vault().save_state(&st.persisted);
     }
 
@@ -537,6 +563,7 @@ impl Wallet {
     }
 
     fn apply(&self, st: &mut State, event: WalletEvent, tasks: &mut Vec<Task>) {
+        self.retry_wipe(st);
         match event {
             WalletEvent::Screenshot => self.captured(st, tasks),
             WalletEvent::ScreenCaptureStarted => {
@@ -621,19 +648,18 @@ impl Wallet {
     fn code_state(&self, st: &mut State, now: i64, tasks: &mut Vec<Task>) -> WalletState {
         let policy = self.inner.config.policy;
         let can_fetch = st.network && policy != FallbackPolicy::OfflineOnly;
-        if policy == FallbackPolicy::OnlineFirst && can_fetch {
-            if let Some(state) = self.online_state(st, now, tasks, true) {
-                return state;
-            }
+        if policy == FallbackPolicy::OnlineFirst
+            && can_fetch
+            && let Some(state) = self.online_state(st, now, tasks, true)
+        {
+            return state;
         }
         let offline = self.offline_code(st, now);
         match offline {
             Ok(code) => WalletState::Code(code),
             Err(reason) => {
-                if can_fetch {
-                    if let Some(state) = self.online_state(st, now, tasks, false) {
-                        return state;
-                    }
+                if can_fetch && let Some(state) = self.online_state(st, now, tasks, false) {
+                    return state;
                 }
                 match reason {
                     OfflineProblem::Exhausted { next_step_ms } => WalletState::Exhausted {
@@ -716,10 +742,10 @@ impl Wallet {
         if st.persisted.has_last && step < st.persisted.last_step {
             return Err(OfflineProblem::ClockUntrusted);
         }
-        if let Some(shown) = &st.shown {
-            if shown.mark.step == step {
-                return Ok(shown.code.clone());
-            }
+        if let Some(shown) = &st.shown
+            && shown.mark.step == step
+        {
+            return Ok(shown.code.clone());
         }
         let counter = if st.persisted.has_last && st.persisted.last_step == step {
             st.persisted.last_counter.saturating_add(1)
@@ -779,7 +805,7 @@ impl Wallet {
 
     fn start_fetch(&self, st: &mut State, now: i64, tasks: &mut Vec<Task>) {
         let deadline_ms = now + i64::from(self.inner.config.online_budget_ms);
-        let timestamp = self.issuer_now_ms(st);
+        let timestamp = self.request_time(st);
         let Some(creds) = &st.creds else { return };
         let request = self.prepare(
             timestamp,
@@ -836,7 +862,7 @@ impl Wallet {
         if !st.network || st.void_in_flight {
             return;
         }
-        let timestamp = self.issuer_now_ms(st);
+        let timestamp = self.request_time(st);
         let (Some(mark), Some(creds)) = (st.pending_void, &st.creds) else {
             return;
         };
@@ -926,24 +952,60 @@ impl Wallet {
     }
 
     /// Sends `request` and decodes a 2xx answer as `T`, or the error body.
+    ///
+    /// An answer that the device is revoked or unknown makes the wallet forget it (see
+    /// [`Wallet::forget_device`]).
     fn exchange<T: DeserializeOwned>(&self, request: BackendRequest) -> Result<T, WalletError> {
+        let device_id = request
+            .headers
+            .iter()
+            .find(|(name, _)| name == wire::HEADER_DEVICE)
+            .map(|(_, value)| value.clone())
+            .unwrap_or_default();
         let response = self.inner.backend.send(request)?;
         if (200..300).contains(&response.status) {
             return serde_json::from_slice(&response.body)
                 .map_err(|e| WalletError::BadResponse(e.to_string()));
         }
         match serde_json::from_slice::<wire::ErrorBody>(&response.body) {
-            Ok(body) => Err(WalletError::Rejected {
-                status: response.status,
-                code: body.error.code,
-                message: body.error.message,
-            }),
+            Ok(body) => {
+                if body.error.code == "device_revoked" || body.error.code == "unknown_device" {
+                    self.forget_device(&device_id);
+                }
+                if let (STALE_TIMESTAMP, Some(issuer_ms)) =
+                    (body.error.code.as_str(), body.error.issuer_time_ms)
+                {
+                    // Our idea of issuer time is off (a clock set before a reboot): learn it, so
+                    // the retry (and every code after it) is on the issuer's time again.
+                    let mut st = self.lock();
+                    self.learn_issuer_time(&mut st, issuer_ms);
+                }
+                Err(WalletError::Rejected {
+                    status: response.status,
+                    code: body.error.code,
+                    message: body.error.message,
+                })
+            }
             Err(_) => Err(WalletError::Rejected {
                 status: response.status,
                 code: "http_error".into(),
                 message: format!("HTTP {}", response.status),
             }),
         }
+    }
+
+    /// The issuer no longer knows device `device_id` (revoked, logged out elsewhere, wiped):
+    /// its secrets are useless, so they leave memory and the keystore. A stale answer about a
+    /// previous device changes nothing.
+    fn forget_device(&self, device_id: &str) {
+        let st = self.lock();
+        let current = st.creds.as_ref().map(|c| c.header.device_id.as_str());
+        if device_id.is_empty() || current != Some(device_id) {
+            return;
+        }
+        drop(st);
+        let _ = self.wipe_local();
+        self.lock().status = Status::Revoked;
     }
 
     /// Logs in: destroys any previous credential, creates a device key, registers it with the
@@ -968,7 +1030,7 @@ impl Wallet {
         };
         let timestamp = {
             let mut st = self.lock();
-            self.issuer_now_ms(&mut st)
+            self.request_time(&mut st)
         };
         let request = sign(
             &device,
@@ -1017,15 +1079,18 @@ impl Wallet {
     }
 
     fn sync_inner(&self, background: bool) -> Result<(), WalletError> {
-        let result = self.sync_once();
+        let mut result = self.sync_once();
+        if matches!(&result, Err(WalletError::Rejected { code, .. }) if code == STALE_TIMESTAMP) {
+            result = self.sync_once();
+        }
         let mut st = self.lock();
         if background {
             st.syncing = false;
         }
-        if let Err(WalletError::Rejected { code, .. }) = &result {
-            if code == "device_revoked" || code == "unknown_device" {
-                st.status = Status::Revoked;
-            }
+        if let Err(WalletError::Rejected { code, .. }) = &result
+            && (code == "device_revoked" || code == "unknown_device")
+        {
+            st.status = Status::Revoked;
         }
         self.notify(st);
         result
@@ -1042,7 +1107,7 @@ impl Wallet {
             let path = wire::device_path(&creds.header.device_id, "sync");
             let device = creds.device.clone();
             let id = creds.header.device_id.clone();
-            let timestamp = self.issuer_now_ms(&mut st);
+            let timestamp = self.request_time(&mut st);
             sign(
                 &device,
                 &id,
@@ -1057,6 +1122,11 @@ impl Wallet {
         let mut st = self.lock();
         self.learn_issuer_time(&mut st, answer.issuer_time_ms);
         st.status = status_of(&answer.status);
+        if st.status == Status::Revoked {
+            drop(st);
+            self.forget_device(&answer.device_id);
+            return Ok(());
+        }
         let Some(text) = answer.bundle else { return Ok(()) };
         let bytes =
             wire::unb64(&text).ok_or_else(|| WalletError::BadResponse("bundle is not base64".into()))?;
@@ -1089,7 +1159,7 @@ impl Wallet {
                 Some(creds) => {
                     let path = wire::device_path(&creds.header.device_id, "logout");
                     let (device, id) = (creds.device.clone(), creds.header.device_id.clone());
-                    let timestamp = self.issuer_now_ms(&mut st);
+                    let timestamp = self.request_time(&mut st);
                     sign(
                         &device,
                         &id,
@@ -1104,9 +1174,11 @@ impl Wallet {
                 None => None,
             }
         };
-        self.wipe_local()?;
+        // The issuer is told even if the keystore fails to delete everything: a revoked device's
+        // leftovers pay nothing, and the wipe is retried on every later event.
+        let wiped = self.wipe_local();
         let confirmed = request.is_some_and(|r| self.exchange::<wire::Ack>(r).is_ok());
-        Ok(confirmed)
+        wiped.map(|()| confirmed)
     }
 
     fn wipe_local(&self) -> Result<(), WalletError> {
@@ -1120,8 +1192,16 @@ impl Wallet {
         st.status = Status::Active;
         st.fetch = Fetch::Idle;
         let result = self.vault().wipe();
+        st.wipe_pending = result.is_err();
         self.notify(st);
         result.map_err(WalletError::from)
+    }
+
+    /// Retries a wipe that the keystore refused earlier.
+    fn retry_wipe(&self, st: &mut State) {
+        if st.wipe_pending && st.creds.is_none() {
+            st.wipe_pending = self.vault().wipe().is_err();
+        }
     }
 
     /// Pauses payment codes at the issuer (kill switch). Blocks on the network.
@@ -1145,7 +1225,7 @@ impl Wallet {
             let creds = st.creds.as_ref().ok_or(WalletError::NotProvisioned)?;
             let path = wire::device_path(&creds.header.device_id, verb);
             let (device, id) = (creds.device.clone(), creds.header.device_id.clone());
-            let timestamp = self.issuer_now_ms(&mut st);
+            let timestamp = self.request_time(&mut st);
             sign(
                 &device,
                 &id,

@@ -127,4 +127,8 @@ pub struct ErrorDetail {
     pub code: String,
     /// Human-readable explanation.
     pub message: String,
+    /// The issuer's time (Unix ms) on `stale_timestamp` answers: a device whose idea of issuer
+    /// time is off (a clock changed before a reboot) learns it here and retries.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub issuer_time_ms: Option<i64>,
 }

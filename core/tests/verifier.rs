@@ -304,7 +304,7 @@ proptest! {
     #[test]
     fn every_single_digit_change_is_rejected(slot in 0u32..1000, counter in 0u8..10, offset in -60i64..60) {
         let issuer = Issuer::new();
-        for s in 0..1000u32.min(20) { issuer.provision((slot + s) % 1000); }
+        for s in 0..20 { issuer.provision((slot + s) % 1000); }
         let device = issuer.provision(slot);
         let code = device.code_at(issuer.now() + offset, counter).unwrap().digits();
         prop_assert!(issuer.verifier.check(&code, &issuer.directory).is_ok());
@@ -341,4 +341,103 @@ proptest! {
         prop_assert!(issuer.verifier.check(&guess, &issuer.directory).is_err());
         let _ = PaymentCode::parse(&guess).unwrap();
     }
+}
+
+/// Scanner garbage built from a valid code: other whitespace, other scripts' digits, lengths,
+/// huge and empty input. Each is refused as malformed, and the code itself still redeems once.
+#[test]
+fn malformed_forms_of_a_valid_code_are_refused_and_change_nothing() {
+    let issuer = Issuer::new();
+    let device = issuer.provision(77);
+    let guard = InMemoryReplayGuard::new();
+    let code = device.code_at(issuer.now(), 3).unwrap().digits();
+    let (head, tail) = code.split_at(4);
+    let mut variants: Vec<String> = [
+        "\u{a0}", "\t", "\n", "\r", "\u{200b}", "\u{2007}", "\u{3000}", "\u{feff}", "_", ".", "+",
+    ]
+    .iter()
+    .map(|sep| format!("{head}{sep}{tail}"))
+    .collect();
+    variants.push(format!("\u{feff}{code}"));
+    variants.push(format!("{code}\0"));
+    // Other scripts' digits (full-width, Arabic-Indic, Devanagari, mathematical bold) at every
+    // position: digits to Unicode, not to us.
+    for zero in ['\u{ff10}', '\u{660}', '\u{966}', '\u{1d7ce}'] {
+        for position in 0..18 {
+            let mut chars: Vec<char> = code.chars().collect();
+            let d = chars[position].to_digit(10).unwrap();
+            chars[position] = char::from_u32(zero as u32 + d).unwrap();
+            variants.push(chars.into_iter().collect());
+        }
+    }
+    variants.extend([
+        String::new(),
+        "-- --".into(),
+        code[..17].to_owned(),
+        format!("{code}0"),
+        format!("{code}{code}"),
+        "9".repeat(1 << 20),
+        "💳".repeat(18),
+    ]);
+    for variant in &variants {
+        let result = issuer.verifier.redeem(variant, &issuer.directory, &guard);
+        assert!(
+            matches!(result, Err(VerifyError::Rejected(Rejection::Malformed(_)))),
+            "{:?} → {result:?}",
+            variant.chars().take(40).collect::<String>()
+        );
+    }
+    assert!(issuer.verifier.redeem(&code, &issuer.directory, &guard).is_ok());
+    assert_eq!(
+        rejected(issuer.verifier.redeem(&code, &issuer.directory, &guard)),
+        Rejection::Replayed
+    );
+}
+
+/// The guessing bound at the protocol level, without any rate limit: random codes with the
+/// issuer's prefix against 100,000 devices. Expected acceptances ≈ guesses × 3 steps × 10
+/// counters × devices / 10^10 / 10^6 ≈ 3·10^-4 for 10^6 guesses, so none may pass.
+/// `PAYCODE_GUESSES=N` changes the number of guesses (default 10^6, a few seconds).
+#[test]
+fn random_guesses_against_100k_devices_accept_none() {
+    let issuer = Issuer::new();
+    for slot in 0..100_000 {
+        issuer.directory.insert(DeviceRecord {
+            slot,
+            seed: common::seed_for(slot),
+            status: DeviceStatus::Active,
+            valid_from: T0,
+            valid_until: T0 + WEEK,
+        });
+    }
+    let guesses: u64 = std::env::var("PAYCODE_GUESSES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1_000_000);
+    // xorshift64*: reproducible, fast, and good enough to spread guesses over the space.
+    let mut state = 0x9e37_79b9_7f4a_7c15_u64;
+    let mut next = move || {
+        state ^= state >> 12;
+        state ^= state << 25;
+        state ^= state >> 27;
+        state.wrapping_mul(0x2545_f491_4f6c_dd1d)
+    };
+    let (mut unknown, mut bad_otp, mut other) = (0u64, 0u64, 0u64);
+    for _ in 0..guesses {
+        let guess = format!("28{:016}", next() % 10_000_000_000_000_000);
+        match issuer.verifier.check(&guess, &issuer.directory) {
+            Ok(v) => panic!("{guess} accepted as slot {}", v.slot),
+            Err(VerifyError::Rejected(Rejection::UnknownDevice)) => unknown += 1,
+            Err(VerifyError::Rejected(Rejection::BadOtp)) => bad_otp += 1,
+            Err(_) => other += 1,
+        }
+    }
+    // About 1 guess in 10^4 lands on a device's identity field (10^6 valid of 10^10): those
+    // reach the OTP check and fail there.
+    assert_eq!(unknown + bad_otp + other, guesses);
+    assert!(
+        bad_otp > 0 && bad_otp < guesses / 1_000,
+        "{bad_otp} of {guesses} reached the OTP"
+    );
+    eprintln!("{guesses} guesses: {unknown} unknown device, {bad_otp} wrong OTP, {other} other, 0 accepted");
 }

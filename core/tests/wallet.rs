@@ -688,3 +688,438 @@ fn many_threads_share_one_wallet() {
     assert_eq!(all.len(), 1, "no event here changes the code");
     assert!(rig.issuer.pay(all.iter().next().unwrap()).is_ok());
 }
+
+#[test]
+fn logout_with_a_failing_keystore_still_revokes_and_finishes_the_wipe_later() {
+    // Logout deletes five entries; the keystore fails from the k-th delete on.
+    for fail_at in 0..5 {
+        let store = Arc::new(FaultyStore::new(keyring()));
+        let rig = Rig::with("logout-fault", store.clone(), FallbackPolicy::OfflineFirst);
+        rig.wallet.provision("good-token").unwrap();
+        let code = rig.code();
+        store.fail_from(Some(fail_at));
+        let result = rig.wallet.logout();
+        assert!(
+            matches!(result, Err(WalletError::Store(_))),
+            "failure at delete {fail_at}: {result:?}"
+        );
+        assert_eq!(rig.wallet.current(), WalletState::NeedsLogin);
+        assert!(
+            rig.issuer.pay(&code).is_err(),
+            "failure at delete {fail_at}: the issuer must revoke the device although the wipe failed"
+        );
+        // The keystore recovers: the next event finishes the wipe.
+        store.fail_from(None);
+        let _ = rig.wallet.handle(WalletEvent::Tick);
+        for name in entry_names(&rig.ns) {
+            assert_eq!(
+                store.inner.get(&name),
+                Err(StoreError::NotFound),
+                "{name} left after failure at delete {fail_at}"
+            );
+        }
+    }
+}
+
+#[test]
+fn leftovers_of_a_failed_logout_are_wiped_at_the_next_contact_after_a_restart() {
+    for fail_at in 0..5 {
+        let store = Arc::new(FaultyStore::new(keyring()));
+        let rig = Rig::with("logout-restart", store.clone(), FallbackPolicy::OfflineFirst);
+        rig.wallet.provision("good-token").unwrap();
+        store.fail_from(Some(fail_at));
+        let _ = rig.wallet.logout();
+        store.fail_from(None);
+        // The process dies before any retry; the app starts again and syncs.
+        let after = rig.restart(FallbackPolicy::OfflineFirst);
+        let _ = after.sync();
+        assert_eq!(
+            after.current(),
+            WalletState::NeedsLogin,
+            "failure at delete {fail_at}"
+        );
+        for name in entry_names(&rig.ns) {
+            assert_eq!(
+                store.inner.get(&name),
+                Err(StoreError::NotFound),
+                "{name} left after failure at delete {fail_at} and a restart"
+            );
+        }
+    }
+}
+
+#[test]
+fn a_device_the_issuer_no_longer_knows_forgets_its_secrets() {
+    // Revoked from elsewhere (the user's web account), or wiped at the issuer (unknown).
+    for how in ["revoked", "unknown"] {
+        let rig = Rig::provisioned(&format!("forget-{how}"));
+        let slot = rig.issuer.pay(&rig.code()).unwrap();
+        {
+            let mut devices = rig.issuer.devices.lock().unwrap();
+            if how == "revoked" {
+                rig.issuer
+                    .directory
+                    .set_status(slot, paycode_core::verifier::DeviceStatus::Revoked);
+            } else {
+                devices.clear();
+            }
+        }
+        let _ = rig.wallet.sync();
+        assert_eq!(rig.wallet.current(), WalletState::NeedsLogin, "{how}");
+        for name in entry_names(&rig.ns) {
+            assert_eq!(
+                rig.store.get(&name),
+                Err(StoreError::NotFound),
+                "{how}: {name} kept"
+            );
+        }
+        // A new login works as usual.
+        rig.wallet.provision("good-token").unwrap();
+        assert!(rig.issuer.pay(&rig.code()).is_ok());
+    }
+}
+
+/// Records the timestamp header of every request, then passes it on.
+struct Stamps(Arc<TestIssuer>, Mutex<Vec<i64>>);
+
+impl paycode_core::backend::Backend for Stamps {
+    fn send(
+        &self,
+        request: paycode_core::backend::BackendRequest,
+    ) -> Result<paycode_core::backend::BackendResponse, paycode_core::backend::BackendError> {
+        let stamp = request
+            .headers
+            .iter()
+            .find(|(name, _)| name == paycode_core::wire::HEADER_TIMESTAMP)
+            .map(|(_, value)| value.parse().unwrap())
+            .unwrap();
+        self.1.lock().unwrap().push(stamp);
+        self.0.send(request)
+    }
+}
+
+#[test]
+fn signed_requests_in_one_millisecond_get_distinct_increasing_timestamps() {
+    // The clock stands still: every request below happens "at the same millisecond". The
+    // issuer refuses a repeated (device, timestamp) as a replay, so each must differ.
+    let rig = Rig::new("stamps");
+    let stamps = Arc::new(Stamps(rig.issuer.clone(), Mutex::new(Vec::new())));
+    let wallet = Wallet::with_runtime(
+        config(&rig.ns, FallbackPolicy::OfflineFirst),
+        rig.store.clone(),
+        stamps.clone(),
+        Arc::new(rig.clock.clone()),
+        Arc::new(paycode_core::entropy::OsEntropy),
+        rig.runner.clone(),
+    );
+    wallet.provision("good-token").unwrap();
+    let _ = code_of(wallet.current());
+    let _ = wallet.handle(WalletEvent::Screenshot);
+    rig.runner.run_all();
+    wallet.sync().unwrap();
+    wallet.sync().unwrap();
+    wallet.pause().unwrap();
+    wallet.resume().unwrap();
+    let seen = stamps.1.lock().unwrap().clone();
+    assert_eq!(seen.len(), 6, "{seen:?}");
+    assert!(
+        seen.windows(2).all(|w| w[0] < w[1]),
+        "timestamps must strictly increase: {seen:?}"
+    );
+    assert!(
+        seen.iter().all(|t| (t - T0_MS).abs() < 100),
+        "and stay on issuer time: {seen:?}"
+    );
+}
+
+/// What the user does to the phone's clock while it is offline.
+#[derive(Debug, Clone, Copy)]
+enum ClockMove {
+    Nothing,
+    /// Sets the wall clock by this much (the monotonic clock keeps counting).
+    Set(i64),
+    /// Reboots the phone (monotonic clock restarts, app restarts).
+    Reboot,
+    /// Sets the wall clock, then reboots.
+    SetThenReboot(i64),
+}
+
+/// What the phone shows afterwards, while still offline.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Shows {
+    /// A code the issuer accepts.
+    Accepted,
+    /// A code the issuer declines (the wallet cannot know its clock is wrong).
+    Declined,
+    /// No offline code (`NeedsNetwork`).
+    NeedsNetwork,
+}
+
+const MIN: i64 = 60_000;
+const HOUR: i64 = 60 * MIN;
+const DAY: i64 = 24 * HOUR;
+
+/// docs/WALLET.md "Clocks", row by row: the phone's clock off at login, changed while offline,
+/// time zones and daylight saving (which change no Unix time; a phone without automatic time
+/// whose owner moves the clock by hand is a `Set`). Every row then reconnects: one contact with
+/// the issuer makes codes good again.
+#[test]
+fn clock_matrix_matches_wallet_md() {
+    use ClockMove::*;
+    use Shows::*;
+    let rows: &[(&str, i64, ClockMove, Shows)] = &[
+        ("correct clock", 0, Nothing, Accepted),
+        ("5 minutes slow at login", -5 * MIN, Nothing, Accepted),
+        ("5 minutes fast at login", 5 * MIN, Nothing, Accepted),
+        ("3 days slow at login", -3 * DAY, Nothing, Accepted),
+        ("3 days fast at login", 3 * DAY, Nothing, Accepted),
+        (
+            "right local time in the wrong zone (UTC +9 h)",
+            9 * HOUR,
+            Nothing,
+            Accepted,
+        ),
+        (
+            "time zone or DST change (no Unix time change)",
+            0,
+            Set(0),
+            Accepted,
+        ),
+        ("set forward 10 minutes offline", 0, Set(10 * MIN), Accepted),
+        ("set back 10 minutes offline", 0, Set(-10 * MIN), Accepted),
+        ("DST by hand: forward 1 hour offline", 0, Set(HOUR), Accepted),
+        ("DST by hand: back 1 hour offline", 0, Set(-HOUR), Accepted),
+        ("set forward 2 days offline", 0, Set(2 * DAY), Accepted),
+        ("set back 2 days offline", 0, Set(-2 * DAY), Accepted),
+        (
+            "slow phone set forward a day offline",
+            -5 * MIN,
+            Set(DAY),
+            Accepted,
+        ),
+        ("reboot offline", 0, Reboot, Accepted),
+        ("reboot offline, clock 3 days fast", 3 * DAY, Reboot, Accepted),
+        (
+            "set back 10 minutes, then reboot",
+            0,
+            SetThenReboot(-10 * MIN),
+            NeedsNetwork,
+        ),
+        (
+            "DST by hand back 1 hour, then reboot",
+            0,
+            SetThenReboot(-HOUR),
+            NeedsNetwork,
+        ),
+        (
+            "set forward 10 minutes, then reboot",
+            0,
+            SetThenReboot(10 * MIN),
+            Declined,
+        ),
+        (
+            "set forward 2 days, then reboot",
+            0,
+            SetThenReboot(2 * DAY),
+            Declined,
+        ),
+    ];
+    for &(name, skew_ms, clock_move, expected) in rows {
+        let rig = Rig::new("clocks");
+        let phone = ManualClock::new(T0_MS + skew_ms);
+        let start = |clock: &ManualClock| {
+            Wallet::with_runtime(
+                config(&rig.ns, FallbackPolicy::OfflineFirst),
+                rig.store.clone(),
+                rig.issuer.clone(),
+                Arc::new(clock.clone()),
+                Arc::new(paycode_core::entropy::OsEntropy),
+                rig.runner.clone(),
+            )
+        };
+        let time_passes = |ms: i64| {
+            phone.advance_ms(ms);
+            rig.clock.advance_ms(ms);
+        };
+        let mut wallet = start(&phone);
+        wallet.provision("good-token").unwrap();
+        let first = code_of(wallet.current());
+        assert!(rig.issuer.pay(&first).is_ok(), "{name}: first code");
+        // Offline from here on.
+        rig.issuer.set_network(Network::Offline);
+        let _ = wallet.handle(WalletEvent::NetworkAvailable(false));
+        time_passes(90_000);
+        match clock_move {
+            Nothing => {}
+            Set(delta) => phone.set_ms(phone_now(&phone) + delta),
+            Reboot => {
+                phone.reboot();
+                wallet = start(&phone);
+                let _ = wallet.handle(WalletEvent::NetworkAvailable(false));
+            }
+            SetThenReboot(delta) => {
+                phone.set_ms(phone_now(&phone) + delta);
+                phone.reboot();
+                wallet = start(&phone);
+                let _ = wallet.handle(WalletEvent::NetworkAvailable(false));
+            }
+        }
+        time_passes(30_000);
+        let shown = wallet.handle(WalletEvent::ManualRefresh);
+        let got = match &shown {
+            WalletState::Code(code) if rig.issuer.pay(&code.digits).is_ok() => Accepted,
+            WalletState::Code(_) => Declined,
+            WalletState::NeedsNetwork => NeedsNetwork,
+            other => panic!("{name}: unexpected {other:?}"),
+        };
+        assert_eq!(got, expected, "{name}: {shown:?}");
+        if let Set(delta) = clock_move
+            && delta.abs() > 30_000
+        {
+            assert!(
+                (wallet.clock_jump_ms() - delta).abs() < 1_000,
+                "{name}: jump surfaced as {}",
+                wallet.clock_jump_ms()
+            );
+        }
+        // Back online: one contact and codes are good again (offline, or online while the
+        // steps already shown on a fast clock are still ahead).
+        rig.issuer.set_network(Network::Up);
+        let _ = wallet.handle(WalletEvent::NetworkAvailable(true));
+        if let Err(e) = wallet.sync() {
+            panic!("{name}: sync after reconnecting: {e}");
+        }
+        assert_eq!(wallet.clock_jump_ms(), 0, "{name}");
+        let mut state = wallet.handle(WalletEvent::ManualRefresh);
+        if matches!(state, WalletState::Loading { .. }) {
+            rig.runner.run_all();
+            state = wallet.current();
+        }
+        let WalletState::Code(again) = state else {
+            panic!("{name}: after reconnecting: {state:?}")
+        };
+        assert!(
+            rig.issuer.pay(&again.digits).is_ok(),
+            "{name}: after reconnecting"
+        );
+    }
+}
+
+/// Daylight saving ends in the EU (2026-10-25 01:00Z) and in the US (2026-11-01 06:00Z): local
+/// clocks repeat an hour, Unix time does not. Minute by minute across both, every code is new
+/// and accepted, and refresh times move forward by one step.
+#[test]
+fn codes_cross_daylight_saving_changes_untouched() {
+    for (zone, change_ms) in [("EU", 1_792_890_000_000_i64), ("US", 1_793_512_800_000)] {
+        let clock = ManualClock::new(change_ms - 30 * MIN + 5_000);
+        let issuer = TestIssuer::new(clock.clone());
+        let ns = namespace("dst");
+        let wallet = Wallet::with_runtime(
+            config(&ns, FallbackPolicy::OfflineOnly),
+            Arc::new(keyring()),
+            issuer.clone(),
+            Arc::new(clock.clone()),
+            Arc::new(paycode_core::entropy::OsEntropy),
+            Arc::new(QueueRunner::default()),
+        );
+        wallet.provision("good-token").unwrap();
+        let mut seen = HashSet::new();
+        let mut last_refresh = i64::MIN;
+        for minute in 0..90 {
+            let WalletState::Code(code) = wallet.handle(WalletEvent::Tick) else {
+                panic!("{zone}: minute {minute}")
+            };
+            assert!(
+                seen.insert(code.digits.clone()),
+                "{zone}: repeated at minute {minute}"
+            );
+            assert!(issuer.pay(&code.digits).is_ok(), "{zone}: minute {minute}");
+            assert_eq!(
+                code.refresh_at_ms - last_refresh.max(code.refresh_at_ms - 60_000),
+                60_000
+            );
+            last_refresh = code.refresh_at_ms;
+            clock.advance_ms(60_000);
+        }
+        assert!(wallet.logout().is_ok());
+    }
+}
+
+/// Everything the wallet prints — Debug of the wallet, its states, credentials and keys, every
+/// error's Display and Debug — searched for the seed, the day keys, the device key and the
+/// issuer secret in hex, base64 and Debug-array form.
+#[test]
+fn no_secret_in_debug_output_or_error_strings() {
+    use common::hygiene::assert_absent;
+    use paycode_core::device::DeviceSecret;
+    let rig = Rig::provisioned("hygiene");
+    let device: [u8; 32] = rig
+        .store
+        .get(&format!("{}.device", rig.ns))
+        .unwrap()
+        .try_into()
+        .unwrap();
+    let slot = match rig.store.get(&format!("{}.active", rig.ns)).unwrap().as_slice() {
+        b"a" => "cred.a",
+        _ => "cred.b",
+    };
+    let sealed = rig.store.get(&format!("{}.{slot}", rig.ns)).unwrap();
+    let opened = paycode_core::bundle::open(&sealed, &DeviceSecret::from_bytes(device)).unwrap();
+    let mut secrets: Vec<(String, Vec<u8>)> = vec![
+        ("device key".into(), device.to_vec()),
+        ("seed".into(), opened.credential.seed().expose_secret().to_vec()),
+        ("issuer secret".into(), vec![0x33; 32]),
+    ];
+    for (day, key) in opened.credential.day_keys() {
+        secrets.push((format!("day key {day}"), key.expose_secret().to_vec()));
+    }
+
+    let mut out = Vec::new();
+    out.push(format!("{:?} {:?}", rig.wallet, rig.wallet.current()));
+    out.push(format!("{:?} {:?}", opened.credential, opened.header));
+    out.push(format!("{:?}", DeviceSecret::from_bytes(device)));
+    out.push(format!("{:?}", opened.credential.seed()));
+    for event in [
+        WalletEvent::Screenshot,
+        WalletEvent::ScreenCaptureStarted,
+        WalletEvent::ScreenCaptureStopped,
+        WalletEvent::Background,
+        WalletEvent::Foreground,
+        WalletEvent::Tick,
+    ] {
+        out.push(format!("{:?}", rig.wallet.handle(event)));
+    }
+    let mut errors: Vec<WalletError> = Vec::new();
+    // A foreign device key cannot open the bundle.
+    if let Err(e) = paycode_core::bundle::open(&sealed, &DeviceSecret::from_bytes([7; 32])) {
+        out.push(format!("{e} {e:?}"));
+    }
+    // Tampered answers, a network failure, a refused login.
+    rig.clock.advance_ms(5 * 86_400_000);
+    *rig.issuer.tamper_bundles.lock().unwrap() = Some(Box::new(|mut b: Vec<u8>| {
+        let last = b.len() - 1;
+        b[last] ^= 1;
+        b
+    }));
+    errors.extend(rig.wallet.sync().err());
+    *rig.issuer.tamper_bundles.lock().unwrap() = None;
+    rig.issuer.set_network(Network::Offline);
+    errors.extend(rig.wallet.sync().err());
+    errors.extend(rig.wallet.pause().err());
+    rig.issuer.set_network(Network::Up);
+    errors.extend(rig.wallet.provision("bad-token").err());
+    assert!(errors.len() >= 4, "{errors:?}");
+    for e in &errors {
+        out.push(format!("{e} {e:?}"));
+    }
+    let text = out.join("\n");
+    for (what, bytes) in &secrets {
+        assert_absent(&text, bytes, what);
+    }
+    // The search itself finds a secret when it is there.
+    let leaked = format!("{text}\n{:?}", opened.credential.seed().expose_secret());
+    assert!(
+        std::panic::catch_unwind(|| assert_absent(&leaked, opened.credential.seed().expose_secret(), "seed"))
+            .is_err()
+    );
+}

@@ -44,12 +44,14 @@ fn signed_headers(headers: &HeaderMap, now_ms: i64) -> Result<Signed, ApiError> 
             ApiError::unauthorized("missing_signature", "paycode-timestamp must be Unix milliseconds")
         })?;
     if (timestamp_ms - now_ms).abs() > wire::MAX_REQUEST_SKEW_MS {
-        return Err(ApiError::unauthorized(
+        let mut error = ApiError::unauthorized(
             "stale_timestamp",
             format!(
                 "the request time is more than 5 minutes from the issuer's ({now_ms} ms): sync the clock"
             ),
-        ));
+        );
+        error.issuer_time_ms = Some(now_ms);
+        return Err(error);
     }
     let signature: [u8; 64] = text(wire::HEADER_SIGNATURE)
         .and_then(wire::unb64)

@@ -16,6 +16,8 @@ pub struct ApiError {
     pub message: String,
     /// Seconds for `Retry-After`.
     pub retry_after_secs: Option<u64>,
+    /// The issuer's time, sent with `stale_timestamp` so the device can resynchronise.
+    pub issuer_time_ms: Option<i64>,
 }
 
 impl ApiError {
@@ -26,6 +28,7 @@ impl ApiError {
             code,
             message: message.into(),
             retry_after_secs: None,
+            issuer_time_ms: None,
         }
     }
     /// 400 `invalid_json` or `invalid_body`.
@@ -80,6 +83,7 @@ impl IntoResponse for ApiError {
             error: ErrorDetail {
                 code: self.code.to_owned(),
                 message: self.message,
+                issuer_time_ms: self.issuer_time_ms,
             },
         };
         let mut response = (self.status, axum::Json(body)).into_response();

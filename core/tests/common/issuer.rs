@@ -27,6 +27,9 @@ pub struct Device {
     pub sequence: u64,
 }
 
+/// Rewrites sealed bundles on their way out (to test that the wallet refuses them).
+pub type Tamper = Box<dyn Fn(Vec<u8>) -> Vec<u8> + Send>;
+
 pub struct TestIssuer {
     pub clock: ManualClock,
     pub verifier: Verifier,
@@ -39,7 +42,7 @@ pub struct TestIssuer {
     pub validity_secs: Mutex<i64>,
     /// Whether sync renews credentials that run low (an issuer may refuse, e.g. KYC lapsed).
     pub renew_on_sync: Mutex<bool>,
-    pub tamper_bundles: Mutex<Option<Box<dyn Fn(Vec<u8>) -> Vec<u8> + Send>>>,
+    pub tamper_bundles: Mutex<Option<Tamper>>,
     next: AtomicU64,
 }
 
@@ -51,12 +54,17 @@ fn ok<T: serde::Serialize>(status: u16, body: &T) -> Result<BackendResponse, Bac
 }
 
 fn err(status: u16, code: &str) -> Result<BackendResponse, BackendError> {
+    err_at(status, code, None)
+}
+
+fn err_at(status: u16, code: &str, issuer_time_ms: Option<i64>) -> Result<BackendResponse, BackendError> {
     ok(
         status,
         &wire::ErrorBody {
             error: wire::ErrorDetail {
                 code: code.into(),
                 message: code.replace('_', " "),
+                issuer_time_ms,
             },
         },
     )
@@ -216,6 +224,12 @@ impl Backend for TestIssuer {
         let Some(dev) = devices.get_mut(&device_id) else {
             return err(404, "unknown_device");
         };
+        let ts = Self::header(&request, wire::HEADER_TIMESTAMP)
+            .parse::<i64>()
+            .unwrap_or(0);
+        if (ts - now_ms).abs() > wire::MAX_REQUEST_SKEW_MS {
+            return err_at(401, "stale_timestamp", Some(now_ms));
+        }
         if !self.authenticate(&request, &dev.signing) {
             return err(401, "bad_signature");
         }

@@ -1,6 +1,7 @@
 //! Shared fixtures of the integration tests: an issuer with devices in memory.
 #![allow(dead_code)]
 
+pub mod hygiene;
 pub mod issuer;
 pub mod stores;
 
