@@ -40,6 +40,9 @@ check_vectors() {
 }
 run "test vectors" check_vectors
 
+step "Fuzz smoke: each libFuzzer target 15 s from its seed corpus (docs/FUZZING.md)"
+run "fuzz smoke" scripts/fuzz.sh 15
+
 step "The demo, scripted"
 run "paycode demo --script" cargo run -q -p paycode-cli -- demo --script
 

@@ -43,7 +43,7 @@ fn signed_headers(headers: &HeaderMap, now_ms: i64) -> Result<Signed, ApiError> 
         .ok_or_else(|| {
             ApiError::unauthorized("missing_signature", "paycode-timestamp must be Unix milliseconds")
         })?;
-    if (timestamp_ms - now_ms).abs() > wire::MAX_REQUEST_SKEW_MS {
+    if timestamp_ms.abs_diff(now_ms) > wire::MAX_REQUEST_SKEW_MS.unsigned_abs() {
         let mut error = ApiError::unauthorized(
             "stale_timestamp",
             format!(
