@@ -12,8 +12,42 @@ use crate::error::ApiError;
 /// no lingering close). Larger declared bodies are refused at once.
 const DRAIN_LIMIT: usize = 2 << 20;
 
-/// Reads the whole body, refusing more than `limit` bytes with 413 `payload_too_large`.
+/// Refuses a body declared as anything but UTF-8 JSON with 415 `unsupported_media_type`
+/// (`application/json`, optionally with `charset=utf-8`); a body without `Content-Type` is
+/// taken as JSON.
+fn check_content_type(headers: &HeaderMap) -> Result<(), ApiError> {
+    let Some(value) = headers.get(header::CONTENT_TYPE) else {
+        return Ok(());
+    };
+    let text = value.to_str().unwrap_or("");
+    let mut parts = text.split(';').map(str::trim);
+    let json = parts
+        .next()
+        .is_some_and(|t| t.eq_ignore_ascii_case("application/json"));
+    let utf8 = parts.all(|p| match p.split_once('=') {
+        Some((name, value)) if name.trim().eq_ignore_ascii_case("charset") => {
+            value.trim().trim_matches('"').eq_ignore_ascii_case("utf-8")
+        }
+        _ => true,
+    });
+    if json && utf8 {
+        Ok(())
+    } else {
+        Err(ApiError::new(
+            axum::http::StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_media_type",
+            "request bodies are JSON: send `Content-Type: application/json`",
+        ))
+    }
+}
+
+/// Reads the whole body, refusing a non-JSON `Content-Type` with 415 `unsupported_media_type`
+/// and more than `limit` bytes with 413 `payload_too_large`.
 pub async fn read(headers: &HeaderMap, body: Body, limit: usize) -> Result<Bytes, ApiError> {
+    if let Err(e) = check_content_type(headers) {
+        discard(body).await;
+        return Err(e);
+    }
     let too_large = || {
         ApiError::new(
             axum::http::StatusCode::PAYLOAD_TOO_LARGE,
@@ -42,6 +76,13 @@ pub async fn read(headers: &HeaderMap, body: Body, limit: usize) -> Result<Bytes
             Ok(bytes)
         }
     }
+}
+
+/// Reads and drops up to 2 MiB of a body that will not be used, so that an error answer is not
+/// lost to a TCP reset (closing a socket with unread data resets it) and the connection stays
+/// usable.
+pub async fn discard(body: Body) {
+    let _ = axum::body::to_bytes(body, DRAIN_LIMIT).await;
 }
 
 /// Parses `bytes` as `T`: 400 `invalid_json` for syntax, 400 `invalid_body` for wrong types,

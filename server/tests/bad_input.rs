@@ -50,6 +50,10 @@ fn bad_payment_requests_are_4xx_json_and_write_nothing() {
             .chars()
             .map(|c| char::from_u32(0x0660 + c.to_digit(10).unwrap()).unwrap())
             .collect();
+        let devanagari: String = code
+            .chars()
+            .map(|c| char::from_u32(0x0966 + c.to_digit(10).unwrap()).unwrap())
+            .collect();
         let nested = format!("{{\"code\": {}{}}}", "[".repeat(5_000), "]".repeat(5_000));
         let huge = format!(
             "{{\"code\": \"{code}\", \"amount\": 1, \"currency\": \"EUR\", \"idempotency_key\": \"{}\"}}",
@@ -172,6 +176,76 @@ fn bad_payment_requests_are_4xx_json_and_write_nothing() {
             (
                 "tab inside",
                 ok(json!({"code": format!("{}\t{}", &code[..4], &code[4..])})),
+                422,
+                "malformed_code",
+            ),
+            (
+                "no-break spaces",
+                ok(json!({"code": format!("{}\u{a0}{}", &code[..4], &code[4..])})),
+                422,
+                "malformed_code",
+            ),
+            (
+                "narrow no-break space",
+                ok(json!({"code": format!("{}\u{202f}{}", &code[..4], &code[4..])})),
+                422,
+                "malformed_code",
+            ),
+            (
+                "ideographic space",
+                ok(json!({"code": format!("{}\u{3000}{}", &code[..4], &code[4..])})),
+                422,
+                "malformed_code",
+            ),
+            (
+                "newline inside",
+                ok(json!({"code": format!("{}\n{}", &code[..4], &code[4..])})),
+                422,
+                "malformed_code",
+            ),
+            (
+                "trailing CR LF",
+                ok(json!({"code": format!("{code}\r\n")})),
+                422,
+                "malformed_code",
+            ),
+            (
+                "zero-width space",
+                ok(json!({"code": format!("{}\u{200b}{}", &code[..4], &code[4..])})),
+                422,
+                "malformed_code",
+            ),
+            (
+                "en dash",
+                ok(json!({"code": format!("{}\u{2013}{}", &code[..4], &code[4..])})),
+                422,
+                "malformed_code",
+            ),
+            (
+                "NUL inside",
+                ok(json!({"code": format!("{}\u{0}{}", &code[..4], &code[4..])})),
+                422,
+                "malformed_code",
+            ),
+            (
+                "one arabic-indic digit among ascii",
+                ok(
+                    json!({"code": format!("{}{}", &code[..17], char::from_u32(0x0660 + code[17..].parse::<u32>().unwrap()).unwrap())}),
+                ),
+                422,
+                "malformed_code",
+            ),
+            (
+                "devanagari digits",
+                ok(json!({"code": devanagari})),
+                422,
+                "malformed_code",
+            ),
+            (
+                "superscript digits",
+                ok(
+                    json!({"code": code.chars().map(|c| match c { '1' => '¹', '2' => '²', '3' => '³', other => other }).collect::<String>()}),
+                ),
                 422,
                 "malformed_code",
             ),
@@ -391,5 +465,195 @@ fn global_threshold_stops_failing_merchants_only() {
     assert_eq!(
         h.pay_ok(&clean, &device.code(&h, 0), 1, "ok")["status"],
         "accepted"
+    );
+}
+
+/// A raw HTTP/1.1 request over a fresh socket: for what ureq will not send (chunked bodies).
+fn raw_request(h: &Harness, head: &str, body: &[u8]) -> (u16, Value) {
+    use std::io::{Read, Write};
+    let addr = h.base.trim_start_matches("http://");
+    let mut stream = std::net::TcpStream::connect(addr).expect("connect");
+    stream
+        .set_read_timeout(Some(std::time::Duration::from_secs(30)))
+        .unwrap();
+    let mut request = head.as_bytes().to_vec();
+    request.extend_from_slice(body);
+    // The issuer may answer and close before reading everything: keep what it said.
+    let _ = stream.write_all(&request);
+    let mut answer = Vec::new();
+    let _ = stream.read_to_end(&mut answer);
+    let text = String::from_utf8_lossy(&answer).into_owned();
+    let status = text
+        .split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| panic!("no HTTP answer: {text:?}"));
+    let json = text.split_once("\r\n\r\n").map_or("", |(_, b)| b);
+    // A chunked answer would need decoding; the issuer answers errors with a length.
+    (
+        status,
+        serde_json::from_str(json).unwrap_or_else(|_| panic!("non-JSON answer: {text:?}")),
+    )
+}
+
+fn chunked(body: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    for chunk in body.chunks(8192) {
+        out.extend_from_slice(format!("{:x}\r\n", chunk.len()).as_bytes());
+        out.extend_from_slice(chunk);
+        out.extend_from_slice(b"\r\n");
+    }
+    out.extend_from_slice(b"0\r\n\r\n");
+    out
+}
+
+#[test]
+fn hostile_bodies_on_every_endpoint_are_4xx_json_and_write_nothing() {
+    let h = Harness::new(Engine::Sqlite);
+    let (_, device, key) = setup(&h, "nia");
+    let code = device.code(&h, 0);
+    let valid_payment =
+        json!({"code": code.digits(), "amount": 5, "currency": "EUR", "idempotency_key": "hostile"})
+            .to_string();
+    let deep = |n: usize| format!("{}{}", "[".repeat(n), "]".repeat(n));
+    let deep_objects = format!("{}1{}", "{\"username\":".repeat(1_200), "}".repeat(1_200));
+    let admin = format!("Bearer {}", common::ADMIN);
+    let merchant = format!("Bearer {key}");
+    let sync_path = format!("/v1/devices/{}/sync", device.id);
+    let endpoints: Vec<(&str, Option<&str>)> = vec![
+        ("/v1/users", None),
+        ("/v1/login", None),
+        ("/v1/admin/merchants", Some(&admin)),
+        ("/v1/devices", None),
+        (&sync_path, None),
+        ("/v1/payments", Some(&merchant)),
+    ];
+    let json_type = "application/json";
+    // (case, content type, body, status, acceptable error codes)
+    type Case<'a> = (&'a str, &'a str, Vec<u8>, u16, &'a [&'a str]);
+    let bodies: Vec<Case> = vec![
+        (
+            "100,000 nested arrays",
+            json_type,
+            deep(100_000).into_bytes(),
+            413,
+            &["payload_too_large"],
+        ),
+        (
+            "7,000 nested arrays",
+            json_type,
+            deep(7_000).into_bytes(),
+            400,
+            &["invalid_body", "invalid_json"],
+        ),
+        (
+            "1,200 nested objects",
+            json_type,
+            deep_objects.into_bytes(),
+            400,
+            &["invalid_body", "invalid_json"],
+        ),
+        (
+            "non-UTF-8 in a string",
+            json_type,
+            b"{\"\xff\xfe\xc0\x80\": 1}".to_vec(),
+            400,
+            &["invalid_json"],
+        ),
+        (
+            "raw binary",
+            json_type,
+            (0u8..=255).rev().collect(),
+            400,
+            &["invalid_json"],
+        ),
+        (
+            "UTF-16 JSON",
+            json_type,
+            "{\"name\": \"x\"}"
+                .encode_utf16()
+                .flat_map(u16::to_le_bytes)
+                .collect(),
+            400,
+            &["invalid_json"],
+        ),
+        (
+            "lone surrogate escape",
+            json_type,
+            b"{\"\\ud800\": 1}".to_vec(),
+            400,
+            &["invalid_json"],
+        ),
+        (
+            "text/plain",
+            "text/plain",
+            valid_payment.clone().into_bytes(),
+            415,
+            &["unsupported_media_type"],
+        ),
+        (
+            "form",
+            "application/x-www-form-urlencoded",
+            b"code=1&amount=2".to_vec(),
+            415,
+            &["unsupported_media_type"],
+        ),
+        (
+            "multipart",
+            "multipart/form-data; boundary=x",
+            valid_payment.clone().into_bytes(),
+            415,
+            &["unsupported_media_type"],
+        ),
+        (
+            "JSON in UTF-16",
+            "application/json; charset=utf-16",
+            valid_payment.clone().into_bytes(),
+            415,
+            &["unsupported_media_type"],
+        ),
+    ];
+    let before = snapshot(&h);
+    for (path, auth) in &endpoints {
+        for (case, content_type, body, status, codes) in &bodies {
+            let mut headers = vec![("content-type", *content_type)];
+            if let Some(a) = auth {
+                headers.push(("authorization", a));
+            }
+            let (got, answer) = h.post_raw(path, &headers, body);
+            let case = format!("{path}, {case}");
+            assert_eq!(got, *status, "{case}: {answer}");
+            let code = answer["error"]["code"].as_str().unwrap_or("");
+            assert!(codes.contains(&code), "{case}: {answer}");
+            assert!(
+                !answer["error"]["message"].as_str().unwrap_or("").is_empty(),
+                "{case}"
+            );
+        }
+        // The same 200 KB of nesting with no declared length (chunked).
+        let auth = auth.map_or(String::new(), |a| format!("authorization: {a}\r\n"));
+        let head = format!(
+            "POST {path} HTTP/1.1\r\nhost: x\r\n{auth}content-type: application/json\r\ntransfer-encoding: chunked\r\nconnection: close\r\n\r\n"
+        );
+        let (got, answer) = raw_request(&h, &head, &chunked(deep(100_000).as_bytes()));
+        assert_error(
+            got,
+            &answer,
+            413,
+            "payload_too_large",
+            &format!("{path}, chunked nesting"),
+        );
+    }
+    assert_eq!(snapshot(&h), before, "hostile bodies wrote nothing");
+    // A missing Content-Type is taken as JSON; the code was never spent.
+    let (status, paid) = h.post_raw(
+        "/v1/payments",
+        &[("authorization", &merchant)],
+        valid_payment.as_bytes(),
+    );
+    assert_eq!(
+        (status, paid["status"].as_str()),
+        (200, Some("accepted")),
+        "{paid}"
     );
 }
