@@ -1,8 +1,8 @@
 //! Merchant endpoints: pay with a code, exactly once, and read a payment back.
 //!
 //! A payment runs in this order:
-//! 1. authenticate the merchant, read and validate the body (4xx, nothing written);
-//! 2. the merchant's lockout is checked (429);
+//! 1. authenticate the merchant and check its lockout (429, before the body is read);
+//! 2. read and validate the body (4xx, nothing written);
 //! 3. the code is verified on a snapshot (`verify`), or matched against live online codes;
 //! 4. one transaction records the decision: for an authentic code, a conditional `UPDATE` of the
 //!    device's watermark (or of the online code) redeems it only if it is newer than everything
@@ -346,19 +346,19 @@ pub async fn pay(
     body: Body,
 ) -> Result<Response, ApiError> {
     let merchant_id = state.authenticate_merchant(&headers).await?;
-    let bytes = body::read(&headers, body, state.config.max_body_bytes).await?;
-    let req: PayRequest = body::json(&bytes)?;
-    let code = validate(&req, &merchant_id)?;
-    let digits = code.digits();
-    let code_prefix = digits[..2].to_owned();
-    let request_hash = sha256_hex(format!("{digits}\n{}\n{}", req.amount, req.currency));
+    // A locked-out merchant is refused first: the cheapest answer the issuer has, in memory,
+    // before the body is parsed — a guess storm is mostly these.
     let now_ms = state.clock.now_ms();
     if let Err(refused) = state.limiter.check_merchant(&merchant_id, now_ms) {
-        tracing::warn!(
-            merchant_id,
-            global = refused.global,
-            "payment refused: rate limited"
-        );
+        body::discard(body).await;
+        if let Some(refusals) = refused.log {
+            tracing::warn!(
+                merchant_id,
+                global = refused.global,
+                refusals,
+                "payments refused: rate limited (one line per merchant per minute)"
+            );
+        }
         let mut error = ApiError::new(
             axum::http::StatusCode::TOO_MANY_REQUESTS,
             "rate_limited",
@@ -367,6 +367,12 @@ pub async fn pay(
         error.retry_after_secs = Some(u64::try_from((refused.retry_after_ms + 999) / 1000).unwrap_or(1));
         return Err(error);
     }
+    let bytes = body::read(&headers, body, state.config.max_body_bytes).await?;
+    let req: PayRequest = body::json(&bytes)?;
+    let code = validate(&req, &merchant_id)?;
+    let digits = code.digits();
+    let code_prefix = digits[..2].to_owned();
+    let request_hash = sha256_hex(format!("{digits}\n{}\n{}", req.amount, req.currency));
     let payment = PaymentRow {
         payment_id: ordered_id("pay", now_ms)?,
         merchant_id: merchant_id.clone(),

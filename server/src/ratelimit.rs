@@ -49,6 +49,10 @@ struct Counter {
     window_start: i64,
     count: u32,
     locked_until: i64,
+    /// Refusals not yet reported in a log line.
+    unlogged: u32,
+    /// Window of the last logged refusal.
+    logged_window: Option<i64>,
 }
 
 impl Counter {
@@ -69,6 +73,23 @@ impl Counter {
         }
         false
     }
+
+    /// Counts one refusal of this merchant; see [`Refused::log`].
+    fn refuse(&mut self, now: i64, window: i64, retry_after_ms: i64, global: bool) -> Refused {
+        self.unlogged = self.unlogged.saturating_add(1);
+        let this_window = now - now.rem_euclid(window);
+        let log = if self.logged_window == Some(this_window) {
+            None
+        } else {
+            self.logged_window = Some(this_window);
+            Some(std::mem::take(&mut self.unlogged))
+        };
+        Refused {
+            retry_after_ms,
+            global,
+            log,
+        }
+    }
 }
 
 /// Why a merchant is refused, and for how long.
@@ -78,6 +99,10 @@ pub struct Refused {
     pub retry_after_ms: i64,
     /// Whether the global threshold (rather than the merchant's own) caused it.
     pub global: bool,
+    /// `Some(n)`: log this refusal, reporting `n` refusals (this one included) since the
+    /// merchant's last logged one; `None`: only counted. One line per merchant per window, so
+    /// that a storm of refused guesses does not turn into a storm of log lines.
+    pub log: Option<u32>,
 }
 
 /// The limiter's state.
@@ -110,25 +135,24 @@ impl RateLimiter {
 
     /// Whether `merchant` may submit codes at `now_ms`.
     pub fn check_merchant(&self, merchant: &str, now_ms: i64) -> Result<(), Refused> {
+        let window = self.limits.window_ms;
         let mut merchants = lock(&self.merchants);
         let Some(counter) = merchants.get_mut(merchant) else {
             return Ok(());
         };
         if counter.locked_until > now_ms {
-            return Err(Refused {
-                retry_after_ms: counter.locked_until - now_ms,
-                global: false,
-            });
+            let retry_after_ms = counter.locked_until - now_ms;
+            return Err(counter.refuse(now_ms, window, retry_after_ms, false));
         }
-        counter.roll(now_ms, self.limits.window_ms);
+        counter.roll(now_ms, window);
         if counter.count > 0 {
-            let mut global = lock(&self.global);
-            global.roll(now_ms, self.limits.window_ms);
-            if global.count >= self.limits.global_failures {
-                return Err(Refused {
-                    retry_after_ms: global.window_start + self.limits.window_ms - now_ms,
-                    global: true,
-                });
+            let retry_after_ms = {
+                let mut global = lock(&self.global);
+                global.roll(now_ms, window);
+                (global.count >= self.limits.global_failures).then_some(global.window_start + window - now_ms)
+            };
+            if let Some(retry_after_ms) = retry_after_ms {
+                return Err(counter.refuse(now_ms, window, retry_after_ms, true));
             }
         }
         Ok(())
@@ -199,6 +223,22 @@ mod tests {
         assert_eq!(refused.retry_after_ms, 120_000 - 1);
         assert!(l.check_merchant("other", t + 3).is_ok());
         assert!(l.check_merchant("m", t + 2 + 120_000).is_ok());
+    }
+
+    #[test]
+    fn refusals_are_logged_once_per_window_with_a_count() {
+        let l = RateLimiter::new(limits());
+        let t = 1_000_000_000;
+        for i in 0..3 {
+            l.record_failure("m", &[], t + i);
+        }
+        let logs: Vec<Option<u32>> = (0..4)
+            .map(|i| l.check_merchant("m", t + 10 + i).unwrap_err().log)
+            .collect();
+        assert_eq!(logs, [Some(1), None, None, None]);
+        // Next window: one line, counting the three refusals it did not log.
+        assert_eq!(l.check_merchant("m", t + 60_000).unwrap_err().log, Some(4));
+        assert_eq!(l.check_merchant("m", t + 60_001).unwrap_err().log, None);
     }
 
     #[test]

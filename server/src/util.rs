@@ -41,9 +41,15 @@ pub fn random_below(bound: u64) -> Result<u64, ApiError> {
     }
 }
 
-/// Lowercase hex.
+/// Lowercase hex (one allocation: it runs on every API-key check).
 pub fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut out = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        out.push(char::from(DIGITS[usize::from(b >> 4)]));
+        out.push(char::from(DIGITS[usize::from(b & 0xf)]));
+    }
+    out
 }
 
 /// Lowercase hex SHA-256 of `data`.
@@ -60,4 +66,13 @@ pub fn random_token(prefix: &str) -> Result<String, ApiError> {
         "{prefix}{}",
         base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(&bytes[..])
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn hex_is_lowercase_pairs() {
+        assert_eq!(super::hex(&[0x00, 0x0f, 0xa5, 0xff]), "000fa5ff");
+        assert_eq!(super::hex(&[]), "");
+    }
 }

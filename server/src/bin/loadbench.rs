@@ -15,20 +15,14 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use paycode_core::identity::day_of_step;
-use paycode_core::{
-    Clock, IdentityKey, IssuerKeyring, IssuerSecret, OfflineCredential, Prefix, Seed, SystemClock, TimeParams,
+use paycode_core::{Clock, IssuerKeyring, IssuerSecret, Prefix, SystemClock, TimeParams};
+use paycode_server::loadgen::{
+    Conn, Fleet, flag, flags, fresh_postgres_database, payment_json, percentile_ms,
 };
 use paycode_server::ratelimit::RateLimits;
 use paycode_server::{AppState, Config};
-use sha2::{Digest, Sha256};
-use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
-use tokio::net::TcpStream;
 
 const USERS: usize = 1_000;
-/// Rows per INSERT: sqlx's SQLite binding looks parameters up by name, quadratic in their
-/// count, so moderate statements insert fastest.
-const BATCH_ROWS: usize = 64;
 
 struct Args {
     engine: String,
@@ -37,178 +31,29 @@ struct Args {
     levels: Vec<usize>,
 }
 
-fn args() -> Args {
-    let mut out = Args {
-        engine: "sqlite".into(),
-        devices: 1_000_000,
-        seconds: 10,
-        levels: vec![1, 16, 64],
-    };
-    let raw: Vec<String> = std::env::args().skip(1).collect();
-    let mut i = 0;
-    while i < raw.len() {
-        let value = raw.get(i + 1).cloned().unwrap_or_default();
-        match raw[i].as_str() {
-            "--engine" => out.engine = value,
-            "--devices" => out.devices = value.parse().expect("--devices N"),
-            "--seconds" => out.seconds = value.parse().expect("--seconds N"),
-            "--levels" => {
-                out.levels = value
-                    .split(',')
-                    .map(|v| v.parse().expect("--levels 1,16,64"))
-                    .collect()
-            }
-            other => panic!("unknown argument {other}"),
-        }
-        i += 2;
-    }
-    out
-}
-
-/// Slot of device `i`: an injective scatter over 0..10^9 (7919 is prime, coprime to 10^9).
-fn slot_of(i: usize) -> u32 {
-    ((i as u64 * 7_919 + 13) % 1_000_000_000) as u32
-}
-
-fn seed_of(slot: u32) -> [u8; 32] {
-    Sha256::digest([b"bench seed ".as_slice(), &slot.to_be_bytes()].concat()).into()
-}
-
-async fn fresh_postgres(url: &str) -> String {
-    use sqlx::{Connection, Executor};
-    sqlx::any::install_default_drivers();
-    let name = format!("paycode_bench_{}", SystemClock.now_ms());
-    let mut conn = sqlx::AnyConnection::connect(url)
-        .await
-        .expect("connect to PostgreSQL");
-    conn.execute(format!("CREATE DATABASE {name}").as_str())
-        .await
-        .expect("create bench database");
-    let (head, _) = url.rsplit_once('/').expect("URL with a database");
-    format!("{head}/{name}")
-}
-
-async fn bulk_insert(state: &AppState, devices: usize, valid_from: i64, valid_until: i64) {
-    let db = &state.db;
-    let mut tx = db.write.begin().await.unwrap();
-    for u in 0..USERS {
-        sqlx::query(
-            "INSERT INTO users (user_id, username, password_hash, balance, created_ms) VALUES ($1, $2, 'x', $3, 0)",
-        )
-        .bind(format!("usr_bench{u}"))
-        .bind(format!("bench{u}"))
-        .bind(i64::MAX / 4)
-        .execute(&mut *tx)
-        .await
-        .unwrap();
-    }
-    tx.commit().await.unwrap();
-    let started = Instant::now();
-    let mut i = 0;
-    while i < devices {
-        let mut tx = db.write.begin().await.unwrap();
-        let chunk_end = (i + 50_000).min(devices);
-        while i < chunk_end {
-            let n = BATCH_ROWS.min(chunk_end - i);
-            let values: Vec<String> = (0..n)
-                .map(|r| {
-                    let b = r * 6;
-                    format!(
-                        "(${}, ${}, ${}, ${}, ${}, ${}, 'bench', 'active', $1, $2, 1, 1, 0)",
-                        b + 3,
-                        b + 4,
-                        b + 5,
-                        b + 6,
-                        b + 7,
-                        b + 8
-                    )
-                })
-                .collect();
-            let sql = format!(
-                "INSERT INTO devices (device_id, user_id, slot, seed, signing_key, sealing_key, platform, status, \
-                 valid_from, valid_until, sequence, key_epoch, created_ms) VALUES {}",
-                values.join(", ")
-            );
-            let mut query = sqlx::query(&sql).bind(valid_from).bind(valid_until);
-            for k in i..i + n {
-                let slot = slot_of(k);
-                query = query
-                    .bind(format!("dev_b{k}"))
-                    .bind(format!("usr_bench{}", k % USERS))
-                    .bind(i64::from(slot))
-                    .bind(seed_of(slot).to_vec())
-                    .bind(vec![0u8; 32])
-                    .bind(vec![9u8; 32]);
-            }
-            query.execute(&mut *tx).await.unwrap();
-            i += n;
-        }
-        tx.commit().await.unwrap();
-    }
-    if db.engine == paycode_server::db::Engine::Sqlite {
-        // Provisioning happened "earlier": start the run with the WAL folded into the file.
-        sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
-            .execute(&db.write)
-            .await
-            .unwrap();
-    } else {
-        sqlx::query("VACUUM ANALYZE").execute(&db.write).await.unwrap();
-    }
-    let secs = started.elapsed().as_secs_f64();
-    println!(
-        "bulk insert: {devices} devices in {secs:.1} s ({:.0} rows/s)",
-        devices as f64 / secs
-    );
-}
-
-/// One keep-alive HTTP/1.1 connection.
-struct Conn {
-    stream: BufReader<TcpStream>,
-    auth: String,
-}
-
-impl Conn {
-    async fn pay(&mut self, body: &str) -> std::io::Result<(u16, Vec<u8>)> {
-        let request = format!(
-            "POST /v1/payments HTTP/1.1\r\nhost: bench\r\nauthorization: Bearer {}\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{body}",
-            self.auth,
-            body.len()
-        );
-        self.stream.get_mut().write_all(request.as_bytes()).await?;
-        let mut line = String::new();
-        self.stream.read_line(&mut line).await?;
-        let status: u16 = line.split(' ').nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
-        let mut length = 0usize;
-        loop {
-            line.clear();
-            self.stream.read_line(&mut line).await?;
-            let trimmed = line.trim_end();
-            if trimmed.is_empty() {
-                break;
-            }
-            if let Some((name, value)) = trimmed.split_once(':')
-                && name.eq_ignore_ascii_case("content-length")
-            {
-                length = value.trim().parse().unwrap_or(0);
-            }
-        }
-        let mut body = vec![0u8; length];
-        self.stream.read_exact(&mut body).await?;
-        Ok((status, body))
-    }
-}
-
-fn percentile(sorted: &[u64], p: f64) -> f64 {
-    if sorted.is_empty() {
-        return 0.0;
-    }
-    let index = ((sorted.len() as f64 - 1.0) * p).round() as usize;
-    sorted[index] as f64 / 1000.0
+fn args() -> Result<Args, String> {
+    let flags = flags(&["engine", "devices", "seconds", "levels"])?;
+    let levels = flag(&flags, "levels", "1,16,64".to_owned())?
+        .split(',')
+        .map(|v| {
+            v.parse()
+                .map_err(|_| format!("--levels {v:?}: expected e.g. 1,16,64"))
+        })
+        .collect::<Result<_, _>>()?;
+    Ok(Args {
+        engine: flag(&flags, "engine", "sqlite".to_owned())?,
+        devices: flag(&flags, "devices", 1_000_000)?,
+        seconds: flag(&flags, "seconds", 10)?,
+        levels,
+    })
 }
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
-    let args = args();
+    let args = args().unwrap_or_else(|e| {
+        eprintln!("paycode-loadbench: {e}");
+        std::process::exit(2)
+    });
     let dir = std::env::temp_dir().join(format!("paycode-bench-{}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("temp dir");
     let database_url = match args.engine.as_str() {
@@ -217,7 +62,9 @@ async fn main() {
             let url = std::env::var("PAYCODE_BENCH_POSTGRES_URL")
                 .or_else(|_| std::env::var("PAYCODE_TEST_POSTGRES_URL"))
                 .expect("set PAYCODE_BENCH_POSTGRES_URL (scripts/postgres-for-tests.sh start)");
-            fresh_postgres(&url).await
+            fresh_postgres_database(&url)
+                .await
+                .expect("create a bench database")
         }
         other => panic!("unknown engine {other}"),
     };
@@ -238,13 +85,17 @@ async fn main() {
         .await
         .expect("issuer starts");
     let now = SystemClock.now_secs();
-    let (valid_from, valid_until) = (now - 3_600, now + 86_400);
-    bulk_insert(&state, args.devices, valid_from, valid_until).await;
-    let day_keys: Vec<(u32, IdentityKey)> = {
-        let first = day_of_step(time.step_at(valid_from).unwrap(), time.step_secs);
-        let last = day_of_step(time.step_at(valid_until - 1).unwrap(), time.step_secs);
-        (first..=last).map(|d| (d, keyring.day_key(d))).collect()
-    };
+    let fleet = Fleet::new(&keyring, time, args.devices, USERS, now);
+    let took = fleet
+        .insert(&state.db, |_| i64::MAX / 4)
+        .await
+        .expect("bulk insert")
+        .as_secs_f64();
+    println!(
+        "bulk insert: {} devices in {took:.1} s ({:.0} rows/s)",
+        args.devices,
+        args.devices as f64 / took
+    );
     let max_level = *args.levels.iter().max().unwrap_or(&1);
     let mut keys = Vec::new();
     for m in 0..max_level {
@@ -267,51 +118,38 @@ async fn main() {
     // Devices are used once each, in a scattered order, so no two requests share a device.
     let next_device = Arc::new(AtomicUsize::new(0));
     let request_id = Arc::new(AtomicU64::new(0));
-    let day_keys = Arc::new(day_keys);
+    let fleet = Arc::new(fleet);
     for &level in &args.levels {
         let deadline = Instant::now() + Duration::from_secs(args.seconds);
         let started = Instant::now();
         let mut tasks = Vec::new();
         for key in keys.iter().take(level) {
-            let (next_device, request_id, day_keys) =
-                (next_device.clone(), request_id.clone(), day_keys.clone());
-            let devices = args.devices;
+            let (next_device, request_id, fleet) = (next_device.clone(), request_id.clone(), fleet.clone());
             let auth = key.clone();
             tasks.push(tokio::spawn(async move {
-                let stream = TcpStream::connect(addr).await.unwrap();
-                stream.set_nodelay(true).unwrap();
-                let mut conn = Conn {
-                    stream: BufReader::new(stream),
-                    auth,
-                };
+                let mut conn = Conn::connect(addr).await.expect("connect to the issuer");
                 let mut latencies = Vec::new();
                 let mut accepted = 0u64;
                 while Instant::now() < deadline {
                     let index = next_device.fetch_add(1, Ordering::Relaxed);
-                    assert!(index < devices, "ran out of devices: use more --devices or fewer --seconds");
-                    // Scatter: consecutive requests hit unrelated rows.
-                    let device = (index * 611_953) % devices;
-                    let slot = slot_of(device);
-                    let credential = OfflineCredential::new(
-                        slot,
-                        Prefix::DEFAULT,
-                        time,
-                        Seed::from_bytes(seed_of(slot)),
-                        valid_from,
-                        valid_until,
-                        day_keys.iter().map(|(d, k)| (*d, k.clone())).collect(),
-                    )
-                    .unwrap();
-                    let code = credential.code_at(SystemClock.now_secs(), 0).unwrap();
-                    let id = request_id.fetch_add(1, Ordering::Relaxed);
-                    let body = format!(
-                        "{{\"code\":\"{}\",\"amount\":125,\"currency\":\"EUR\",\"idempotency_key\":\"b{id}\"}}",
-                        code.digits()
+                    assert!(
+                        index < fleet.devices,
+                        "ran out of devices: use more --devices or fewer --seconds"
                     );
+                    let device = fleet.scatter(index);
+                    let code = fleet
+                        .credential(device)
+                        .code_at(SystemClock.now_secs(), 0)
+                        .unwrap();
+                    let id = request_id.fetch_add(1, Ordering::Relaxed);
+                    let body = payment_json(&code.digits(), 125, &format!("b{id}"));
                     let t = Instant::now();
-                    let (status, answer) = conn.pay(&body).await.expect("HTTP round trip");
+                    let answer = conn
+                        .post("/v1/payments", Some(&auth), &body)
+                        .await
+                        .expect("HTTP round trip");
                     latencies.push(t.elapsed().as_micros() as u64);
-                    if status == 200 && answer.windows(19).any(|w| w == b"\"status\":\"accepted\"") {
+                    if answer.is_accepted() {
                         accepted += 1;
                     }
                 }
@@ -332,9 +170,9 @@ async fn main() {
             args.engine,
             all.len(),
             all.len() as f64 / elapsed,
-            percentile(&all, 0.50),
-            percentile(&all, 0.99),
-            percentile(&all, 1.0),
+            percentile_ms(&all, 0.50),
+            percentile_ms(&all, 0.99),
+            percentile_ms(&all, 1.0),
         );
     }
     let _ = std::fs::remove_dir_all(&dir);

@@ -83,7 +83,12 @@ impl Harness {
         Self::with_config(engine, test_config())
     }
 
-    pub fn with_config(engine: Engine, mut config: Config) -> Self {
+    pub fn with_config(engine: Engine, config: Config) -> Self {
+        let keyring = IssuerKeyring::new(Prefix::DEFAULT, 1, IssuerSecret::from_bytes([0x42; 32]));
+        Self::with_keyring(engine, config, keyring)
+    }
+
+    pub fn with_keyring(engine: Engine, mut config: Config, keyring: IssuerKeyring) -> Self {
         let dir = tempfile::tempdir().expect("temp dir");
         let rt = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
@@ -95,7 +100,6 @@ impl Harness {
             Engine::Postgres => rt.block_on(fresh_postgres_database()),
         };
         let clock = ManualClock::at_secs(T0);
-        let keyring = IssuerKeyring::new(Prefix::DEFAULT, 1, IssuerSecret::from_bytes([0x42; 32]));
         let state = rt
             .block_on(AppState::new(config, keyring, Arc::new(clock.clone())))
             .expect("issuer starts");
@@ -215,24 +219,10 @@ impl Harness {
 }
 
 async fn fresh_postgres_database() -> String {
-    use sqlx::{Connection, Executor};
-    sqlx::any::install_default_drivers();
     let url = postgres_url().expect("PAYCODE_TEST_POSTGRES_URL");
-    let mut bytes = [0u8; 8];
-    getrandom::fill(&mut bytes).unwrap();
-    let name = format!("paycode_test_{}", u64::from_le_bytes(bytes));
-    let mut conn = sqlx::AnyConnection::connect(&url)
+    paycode_server::loadgen::fresh_postgres_database(&url)
         .await
-        .expect("connect to PostgreSQL");
-    conn.execute(format!("CREATE DATABASE {name}").as_str())
-        .await
-        .expect("create test database");
-    let (head, _) = url.rsplit_once('/').expect("URL with a database");
-    let query = url
-        .split_once('?')
-        .map(|(_, q)| format!("?{q}"))
-        .unwrap_or_default();
-    format!("{head}/{name}{query}")
+        .expect("create a test database")
 }
 
 /// A simulated wallet: device key, id and current credential.

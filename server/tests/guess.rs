@@ -1,0 +1,34 @@
+//! Guess storm, short form: 20,000 random codes from 20 merchant keys against 2,000 devices,
+//! in process, with the production brute-force limits, while honest merchants pay. Zero
+//! guesses accepted, the lockouts engage, no honest payment refused. The long form (10^6
+//! guesses, 100,000 devices, latency figures) is `scripts/guess-storm.sh`.
+
+use paycode_server::storm::guess::{GuessConfig, run};
+
+#[test]
+fn random_codes_are_all_refused_and_honest_merchants_keep_paying() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut config = GuessConfig::new(format!("sqlite:{}", dir.path().join("issuer.db").display()));
+    config.devices = 2_000;
+    config.users = 100;
+    config.guesses = 20_000;
+    config.attacker_keys = 20;
+    config.attacker_connections = 8;
+    config.honest_merchants = 4;
+    config.honest_rate = 20.0;
+    config.baseline_secs = 1.5;
+    config.after_secs = 0.5;
+    let report = run(&config).expect("the storm runs");
+    println!("{report}");
+    assert!(report.violations.is_empty(), "{report}");
+    assert_eq!(report.guesses, 20_000);
+    assert_eq!(report.accepted, 0);
+    // Production limits: each key is locked after 30 failures, and at most 1,000 failures per
+    // wall-clock minute are verified (plus the 8 requests in flight); the storm may straddle a
+    // minute boundary, hence two windows.
+    let verified: u64 = report.declined.values().sum();
+    assert!(verified <= 2 * (1_000 + 8), "{report}");
+    assert!(report.refused >= 17_900, "{report}");
+    assert!(report.first_refusal.is_some());
+    assert!(report.during.accepted > 0, "{report}");
+}
