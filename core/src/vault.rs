@@ -14,7 +14,8 @@
 //! the device key that opens it, and the format is versioned and authenticated. A new bundle is
 //! written to the inactive slot, then `ns.active` is switched in one write, then the old slot is
 //! deleted. A crash or failure at any point leaves the old or the new bundle in force, never
-//! neither (tested with a store that fails at every write and delete index).
+//! neither, and the slot not in force is deleted at the next start (tested with a store that
+//! fails at every write and delete index).
 
 use crate::device::DeviceSecret;
 
@@ -212,9 +213,9 @@ impl Vault<'_> {
             Err(StoreError::NotFound) => return Ok(None),
             Err(e) => return Err(e),
         };
-        let slot = match active.as_slice() {
-            b"a" => "cred.a",
-            b"b" => "cred.b",
+        let (slot, inactive) = match active.as_slice() {
+            b"a" => ("cred.a", "cred.b"),
+            b"b" => ("cred.b", "cred.a"),
             _ => return Err(StoreError::Corrupt("active pointer".into())),
         };
         let device = zeroize::Zeroizing::new(self.store.get(&self.name("device"))?);
@@ -223,6 +224,9 @@ impl Vault<'_> {
             .try_into()
             .map_err(|_| StoreError::Corrupt("device key length".into()))?;
         let bundle = zeroize::Zeroizing::new(self.store.get(&self.name(slot))?);
+        // The other slot is never in force here: a bundle an interrupted install wrote but did
+        // not switch to, or the old one a failed delete left. Neither stays behind.
+        let _ = self.store.delete(&self.name(inactive));
         Ok(Some(Stored {
             device: DeviceSecret::from_bytes(device),
             bundle,
@@ -248,8 +252,8 @@ impl Vault<'_> {
         };
         self.store.put(&self.name(&format!("cred.{target}")), bundle)?;
         self.store.put(&self.name("active"), target.as_bytes())?;
-        // The old slot is no longer in force; failing to delete it leaves only dead ciphertext,
-        // overwritten by the next install.
+        // The old slot is no longer in force; if deleting it fails, the next start (`load`)
+        // deletes it, or the next install overwrites it.
         let _ = self.store.delete(&self.name(old));
         Ok(())
     }

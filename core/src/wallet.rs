@@ -490,9 +490,13 @@ impl Wallet {
         let by_wall = wall.saturating_add(st.persisted.clock_offset_ms);
         match (st.anchor, self.inner.clock.monotonic_ms()) {
             (Some(anchor), Some(mono)) if mono >= anchor.monotonic_ms => {
-                let by_mono = anchor.issuer_ms + (mono - anchor.monotonic_ms);
-                let jump = by_wall - by_mono;
-                if jump.abs() > JUMP_TOLERANCE_MS {
+                // Issuer times are in 0..=wire::MAX_UNIX_MS (checked when received); the
+                // platform's clocks are not ours to trust, so nothing here may overflow.
+                let by_mono = anchor
+                    .issuer_ms
+                    .saturating_add(mono.saturating_sub(anchor.monotonic_ms));
+                let jump = by_wall.saturating_sub(by_mono);
+                if jump.unsigned_abs() > JUMP_TOLERANCE_MS.unsigned_abs() {
                     st.clock_jump_ms = jump;
                 }
                 by_mono
@@ -512,11 +516,14 @@ impl Wallet {
     /// Device wall-clock ms corresponding to issuer time `issuer_ms` now.
     fn to_device_ms(&self, st: &mut State, issuer_ms: i64) -> i64 {
         let now_issuer = self.issuer_now_ms(st);
-        self.inner.clock.now_ms() + (issuer_ms - now_issuer)
+        self.inner
+            .clock
+            .now_ms()
+            .saturating_add(issuer_ms.saturating_sub(now_issuer))
     }
 
     fn learn_issuer_time(&self, st: &mut State, issuer_time_ms: i64) {
-        st.persisted.clock_offset_ms = issuer_time_ms - self.inner.clock.now_ms();
+        st.persisted.clock_offset_ms = issuer_time_ms.saturating_sub(self.inner.clock.now_ms());
         st.anchor = self.inner.clock.monotonic_ms().map(|m| Anchor {
             issuer_ms: issuer_time_ms,
             monotonic_ms: m,

@@ -470,9 +470,10 @@ fn background_top_up_when_credentials_run_low() {
 
 #[test]
 fn installing_is_crash_safe_at_every_write() {
-    let probe = Rig::provisioned("crash-probe");
-    drop(probe);
-    for fail_at in 0..8 {
+    // Rotation (a sync that installs a new bundle): fail the keystore at its first write, then
+    // its second, … until a sync gets through without reaching the failure.
+    let mut fail_at = 0;
+    loop {
         let store = Arc::new(FaultyStore::new(keyring()));
         let rig = Rig::with("crash", store.clone(), FallbackPolicy::OfflineFirst);
         rig.wallet.provision("good-token").unwrap();
@@ -480,6 +481,7 @@ fn installing_is_crash_safe_at_every_write() {
         rig.clock.advance_ms(5 * 86_400_000);
         store.fail_from(Some(fail_at));
         let _ = rig.wallet.sync();
+        let injected = store.mutations.load(std::sync::atomic::Ordering::SeqCst) > fail_at;
         store.fail_from(None);
         // A fresh process over whatever the store now holds.
         let after = rig.restart(FallbackPolicy::OfflineOnly);
@@ -488,7 +490,32 @@ fn installing_is_crash_safe_at_every_write() {
             rig.issuer.pay(&code).is_ok(),
             "failure at write {fail_at}: credential unusable"
         );
+        // Nothing left behind: exactly the bundle in force, the device key and the state.
+        let active = store.inner.get(&format!("{}.active", rig.ns)).unwrap();
+        let inactive = if active == b"a" { "cred.b" } else { "cred.a" };
+        assert!(
+            matches!(
+                store.inner.get(&format!("{}.{inactive}", rig.ns)),
+                Err(StoreError::NotFound)
+            ),
+            "failure at write {fail_at}: the bundle not in force was left in the keystore"
+        );
+        // The next contact completes the rotation.
+        after.sync().unwrap();
+        let next = code_of(after.handle(WalletEvent::ManualRefresh));
+        assert!(
+            rig.issuer.pay(&next).is_ok(),
+            "failure at write {fail_at}: after the next sync"
+        );
+        if !injected {
+            break;
+        }
+        fail_at += 1;
     }
+    assert!(
+        fail_at >= 3,
+        "a rotation writes the new slot, the pointer and deletes the old one"
+    );
     // Provisioning itself: a failure at any write leaves a logged-out wallet and an empty store.
     for fail_at in 0..6 {
         let store = Arc::new(FaultyStore::new(keyring()));
@@ -776,6 +803,121 @@ fn a_device_the_issuer_no_longer_knows_forgets_its_secrets() {
         // A new login works as usual.
         rig.wallet.provision("good-token").unwrap();
         assert!(rig.issuer.pay(&rig.code()).is_ok());
+    }
+}
+
+/// Passes requests on and rewrites every time in the answers (`issuer_time_ms`,
+/// `expires_at_ms`, also inside error bodies) to a chosen value: an issuer, or whatever sits
+/// between it and the wallet, sending nonsense times.
+struct Times(Arc<TestIssuer>, Mutex<Option<i64>>);
+
+fn rewrite_times(value: &mut serde_json::Value, ms: i64) {
+    match value {
+        serde_json::Value::Object(map) => {
+            for (name, field) in map.iter_mut() {
+                if name == "issuer_time_ms" || name == "expires_at_ms" {
+                    *field = ms.into();
+                } else {
+                    rewrite_times(field, ms);
+                }
+            }
+        }
+        serde_json::Value::Array(items) => items.iter_mut().for_each(|v| rewrite_times(v, ms)),
+        _ => {}
+    }
+}
+
+impl paycode_core::backend::Backend for Times {
+    fn send(
+        &self,
+        request: paycode_core::backend::BackendRequest,
+    ) -> Result<paycode_core::backend::BackendResponse, paycode_core::backend::BackendError> {
+        let mut response = self.0.send(request)?;
+        if let Some(ms) = *self.1.lock().unwrap() {
+            let mut json: serde_json::Value = serde_json::from_slice(&response.body).unwrap();
+            rewrite_times(&mut json, ms);
+            response.body = serde_json::to_vec(&json).unwrap();
+        }
+        Ok(response)
+    }
+}
+
+#[test]
+fn answers_with_impossible_times_are_refused_and_change_nothing() {
+    // Found by the ffi_entry fuzzer: an issuer time near i64::MIN overflowed the clock offset.
+    // Times on the wire are Unix ms from 1970 to the end of year 9999 (PROTOCOL.md, API.md).
+    let impossible = [
+        i64::MIN,
+        i64::MIN + 1,
+        -1,
+        paycode_core::wire::MAX_UNIX_MS + 1,
+        i64::MAX,
+    ];
+    for ms in impossible {
+        let rig = Rig::new("times");
+        let times = Arc::new(Times(rig.issuer.clone(), Mutex::new(Some(ms))));
+        let start = |policy| {
+            Wallet::with_runtime(
+                config(&rig.ns, policy),
+                rig.store.clone(),
+                times.clone(),
+                Arc::new(rig.clock.clone()),
+                Arc::new(paycode_core::entropy::OsEntropy),
+                rig.runner.clone(),
+            )
+        };
+        // Provisioning: refused as a bad answer, nothing stored.
+        let wallet = start(FallbackPolicy::OfflineFirst);
+        let result = wallet.provision("good-token");
+        assert!(
+            matches!(result, Err(WalletError::BadResponse(_))),
+            "{ms}: {result:?}"
+        );
+        assert_eq!(wallet.current(), WalletState::NeedsLogin, "{ms}");
+        for entry in entry_names(&rig.ns) {
+            assert_eq!(
+                rig.store.get(&entry),
+                Err(StoreError::NotFound),
+                "{ms}: {entry} stored"
+            );
+        }
+        // A provisioned wallet: sync, void, pause and online codes answered with the time.
+        *times.1.lock().unwrap() = None;
+        wallet.provision("good-token").unwrap();
+        let before = code_of(wallet.current());
+        assert!(rig.issuer.pay(&before).is_ok());
+        *times.1.lock().unwrap() = Some(ms);
+        assert!(
+            matches!(wallet.sync(), Err(WalletError::BadResponse(_))),
+            "{ms}: sync"
+        );
+        // (the issuer pauses and resumes the device; only the answers are bad)
+        assert!(
+            matches!(wallet.pause(), Err(WalletError::BadResponse(_))),
+            "{ms}: pause"
+        );
+        assert!(
+            matches!(wallet.resume(), Err(WalletError::BadResponse(_))),
+            "{ms}: resume"
+        );
+        let _ = wallet.handle(WalletEvent::Screenshot);
+        rig.runner.run_all();
+        let online = start(FallbackPolicy::OnlineFirst);
+        let _ = online.handle(WalletEvent::Foreground);
+        rig.runner.run_all();
+        match online.current() {
+            WalletState::Code(code) => assert_eq!(
+                code.source,
+                CodeSource::Offline,
+                "{ms}: an online code with an impossible expiry was shown"
+            ),
+            other => panic!("{ms}: {other:?}"),
+        }
+        // The clock was not moved: codes made now are still the issuer's codes.
+        rig.clock.advance_ms(60_000);
+        let after = code_of(wallet.handle(WalletEvent::ManualRefresh));
+        assert!(rig.issuer.pay(&after).is_ok(), "{ms}: code after the answers");
+        assert_eq!(wallet.clock_jump_ms(), 0, "{ms}");
     }
 }
 

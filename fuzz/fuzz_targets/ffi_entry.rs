@@ -219,30 +219,17 @@ fn event(b: u8) -> WalletEvent {
     }
 }
 
-/// Known bug (reported, docs/FUZZING.md): the wallet computes `issuer_time_ms - now` and
-/// similar differences unchecked (core/src/wallet.rs `learn_issuer_time`, `issuer_now_ms`), so
-/// an issuer time near `i64::MIN`/`MAX` overflows. Until that is fixed, issuer times are kept
-/// within ±2^60 ms (36 million years) unless `PAYCODE_FUZZ_UNCLAMPED=1` is set, which
-/// reproduces it (fuzz/regressions/ffi_entry/).
-fn unclamped() -> bool {
-    static UNCLAMPED: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
-    *UNCLAMPED.get_or_init(|| std::env::var_os("PAYCODE_FUZZ_UNCLAMPED").is_some())
-}
-
 fn issuer_time(b: &mut Bytes, clock: &ManualClock) -> i64 {
     let selector = b.u8();
     let raw = b.i64();
-    let time = match selector % 4 {
+    // Any i64: times outside wire::MAX_UNIX_MS must be refused as a bad answer (finding 2 in
+    // docs/FUZZING.md; its input is corpus/ffi_entry/regression-issuer-time-min-provision).
+    match selector % 4 {
         // Near the device's clock (± ~1 day), the common case.
         0 | 1 => clock.now_ms() + raw % 86_400_000,
         2 => raw,
         _ if raw < 0 => i64::MIN,
         _ => i64::MAX,
-    };
-    if unclamped() {
-        time
-    } else {
-        time.clamp(-(1 << 60), 1 << 60)
     }
 }
 
