@@ -182,6 +182,8 @@ fn fixture() -> &'static Fixture {
                 merchant_failures: 200,
                 slot_failures: 50,
                 global_failures: 10_000,
+                // Refusals at once: the tarpit's sleep would stall the fuzzer, not test more.
+                refusal_delay_ms: 0,
                 ..RateLimits::default()
             },
             ..Config::default()

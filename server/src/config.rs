@@ -90,6 +90,11 @@ impl Config {
         if self.online_code_ttl_ms < 1000 || self.login_token_ttl_ms < 1000 {
             return Err(ConfigError("token lifetimes must be at least 1 s".into()));
         }
+        if self.limits.refusal_delay_ms > 10_000 {
+            return Err(ConfigError(
+                "the refusal delay must be at most 10 s (10000 ms): a refused merchant's request is held that long".into(),
+            ));
+        }
         Ok(())
     }
 
@@ -146,6 +151,9 @@ impl Config {
         }
         if let Some(n) = num("PAYCODE_GLOBAL_FAILURES_PER_MIN")? {
             c.limits.global_failures = n;
+        }
+        if let Some(ms) = num("PAYCODE_REFUSAL_DELAY_MS")? {
+            c.limits.refusal_delay_ms = ms;
         }
         c.validate()?;
         Ok(c)

@@ -136,14 +136,13 @@ fn make_bundle(
     state: &AppState,
     device_id: &str,
     slot: u32,
-    seed: &[u8],
+    seed: Seed,
     sealing_key: &[u8],
     valid_from: i64,
     valid_until: i64,
     sequence: u64,
     now_ms: i64,
 ) -> Result<String, ApiError> {
-    let seed = Seed::try_from_slice(seed).ok_or_else(ApiError::internal)?;
     let sealing: [u8; 32] = sealing_key.try_into().map_err(|_| ApiError::internal())?;
     let credential = OfflineCredential::issue(
         state.verifier.keyring(),
@@ -214,6 +213,9 @@ pub async fn provision(
     let device_id = random_id("dev")?;
     let mut seed = Zeroizing::new([0u8; 32]);
     random_fill(&mut seed[..])?;
+    let mut nonce = [0u8; 12];
+    random_fill(&mut nonce)?;
+    let sealed_seed = state.seeds.seal(&device_id, &seed, nonce);
     let mut tx = state.db.write.begin().await?;
     let user: Option<(String,)> = sqlx::query_as(
         "SELECT user_id FROM login_tokens WHERE token_hash = $1 AND used_ms IS NULL AND expires_ms > $2",
@@ -248,7 +250,7 @@ pub async fn provision(
         .bind(&device_id)
         .bind(&user_id)
         .bind(i64::from(candidate))
-        .bind(seed.to_vec())
+        .bind(&sealed_seed)
         .bind(signing.to_vec())
         .bind(sealing.to_vec())
         .bind(&req.platform)
@@ -272,7 +274,7 @@ pub async fn provision(
         &state,
         &device_id,
         slot,
-        &seed[..],
+        Seed::from_bytes(*seed),
         &sealing,
         now,
         valid_until,
@@ -312,11 +314,18 @@ pub async fn sync(
     if !needs_bundle {
         return Ok(Json(response));
     }
-    let Some(seed) = device.seed.as_deref() else {
+    let Some(stored) = device.seed.as_deref() else {
         return Err(ApiError::forbidden(
             "device_revoked",
             "this device was logged out or revoked",
         ));
+    };
+    let Some(seed) = state.seeds.open(&device.device_id, stored) else {
+        tracing::error!(
+            device_id = device.device_id,
+            "the device's sealed seed does not open"
+        );
+        return Err(ApiError::internal());
     };
     // Keep the codes of the current window valid: start a few steps back, never before the
     // device's first validity.

@@ -21,6 +21,7 @@ pub mod keys;
 pub mod loadgen;
 pub mod payments;
 pub mod ratelimit;
+pub mod seeds;
 pub mod state;
 pub mod storm;
 pub mod users;

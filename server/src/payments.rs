@@ -30,6 +30,7 @@ use crate::api::{PayRequest, PaymentResponse};
 use crate::body;
 use crate::db::{DeviceRow, PaymentRow};
 use crate::error::ApiError;
+use crate::ratelimit::Refused;
 use crate::state::AppState;
 use crate::util::{ordered_id, sha256_hex};
 use crate::verify::{self, Offline, check_offline};
@@ -339,6 +340,31 @@ async fn redeem_online(
         .map(Some)
 }
 
+/// The answer to a refused merchant: `429` after the refusal delay (the tarpit, ratelimit.rs:
+/// a closed-loop attacker's rate is bounded by its connections), its body drained first.
+async fn refusal(state: &AppState, merchant_id: &str, refused: Refused, body: Body) -> ApiError {
+    body::discard(body).await;
+    let delay_ms = state.limiter.limits().refusal_delay_ms;
+    if delay_ms > 0 {
+        tokio::time::sleep(std::time::Duration::from_millis(delay_ms)).await;
+    }
+    if let Some(refusals) = refused.log {
+        tracing::warn!(
+            merchant_id,
+            global = refused.global,
+            refusals,
+            "payments refused: rate limited (one line per merchant per minute)"
+        );
+    }
+    let mut error = ApiError::new(
+        axum::http::StatusCode::TOO_MANY_REQUESTS,
+        "rate_limited",
+        "too many wrong codes from this merchant: try again later",
+    );
+    error.retry_after_secs = Some(u64::try_from((refused.retry_after_ms + 999) / 1000).unwrap_or(1));
+    error
+}
+
 /// `POST /v1/payments`.
 pub async fn pay(
     State(state): State<Arc<AppState>>,
@@ -349,24 +375,11 @@ pub async fn pay(
     // A locked-out merchant is refused first: the cheapest answer the issuer has, in memory,
     // before the body is parsed — a guess storm is mostly these.
     let now_ms = state.clock.now_ms();
-    if let Err(refused) = state.limiter.check_merchant(&merchant_id, now_ms) {
-        body::discard(body).await;
-        if let Some(refusals) = refused.log {
-            tracing::warn!(
-                merchant_id,
-                global = refused.global,
-                refusals,
-                "payments refused: rate limited (one line per merchant per minute)"
-            );
-        }
-        let mut error = ApiError::new(
-            axum::http::StatusCode::TOO_MANY_REQUESTS,
-            "rate_limited",
-            "too many wrong codes from this merchant: try again later",
-        );
-        error.retry_after_secs = Some(u64::try_from((refused.retry_after_ms + 999) / 1000).unwrap_or(1));
-        return Err(error);
-    }
+    // Held until this function returns, after the outcome is recorded (ratelimit::Admission).
+    let _admission = match state.limiter.check_merchant(&merchant_id, now_ms) {
+        Ok(admission) => admission,
+        Err(refused) => return Err(refusal(&state, &merchant_id, refused, body).await),
+    };
     let bytes = body::read(&headers, body, state.config.max_body_bytes).await?;
     let req: PayRequest = body::json(&bytes)?;
     let code = validate(&req, &merchant_id)?;

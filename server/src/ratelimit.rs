@@ -1,5 +1,13 @@
 //! Brute-force limits: failed verifications counted per merchant, per device slot and
-//! globally, in fixed windows on the issuer's clock, with lockouts.
+//! globally over a sliding window on the issuer's clock, with lockouts.
+//!
+//! Each counter keeps the failures of the current fixed window and of the one before; the
+//! count "in the last window" is estimated as `previous × (share of the previous window still
+//! inside the last window_ms) + current` (the usual sliding-window estimate). A fixed window
+//! alone would forget everything at each boundary: an attack held back by the global limit
+//! would be let through all at once every minute (the guess storm showed it: a burst of one
+//! verified guess per attacker connection at each minute, and honest payments waiting behind
+//! the burst's database writes).
 //!
 //! * A merchant with `merchant_failures` failed verifications in a window is locked out for
 //!   `lockout_ms` (HTTP 429 `rate_limited`).
@@ -7,8 +15,14 @@
 //!   that decrypt to it are declined `slot_locked` *before* their OTP is checked, so a locked
 //!   slot answers nothing about a guess.
 //! * When all merchants together exceed `global_failures` in a window, every merchant that has
-//!   failed at least once in that window is refused until the window ends (an attack spread
-//!   over many keys is contained; merchants with clean traffic keep paying).
+//!   failed in the current or the previous fixed window is refused until the estimate falls
+//!   below the threshold again (an attack spread over many keys is contained; merchants with
+//!   clean traffic keep paying).
+//! * A refused merchant's `429` is answered after `refusal_delay_ms` (a tarpit): refusing costs the issuer almost nothing, so without it one
+//!   attacker on a few keep-alive connections could keep the issuer's cores busy answering 429s
+//!   and slow honest payments. With it, each connection of a refused merchant gets at most
+//!   1 000 / `refusal_delay_ms` answers a second, so an attacker's rate is bounded by the
+//!   connections it holds (which a front proxy caps per source). docs/STORMS.md measures it.
 //!
 //! The counters live in process memory: each issuer process enforces its own limits.
 
@@ -30,6 +44,8 @@ pub struct RateLimits {
     pub window_ms: i64,
     /// Lockout length (ms).
     pub lockout_ms: i64,
+    /// How long a refused merchant waits for its `429` (ms; 0: answer at once).
+    pub refusal_delay_ms: u64,
 }
 
 impl Default for RateLimits {
@@ -40,6 +56,7 @@ impl Default for RateLimits {
             global_failures: 1_000,
             window_ms: 60_000,
             lockout_ms: 5 * 60_000,
+            refusal_delay_ms: 250,
         }
     }
 }
@@ -48,6 +65,8 @@ impl Default for RateLimits {
 struct Counter {
     window_start: i64,
     count: u32,
+    /// Failures of the fixed window just before `window_start` (0 if that window was skipped).
+    previous: u32,
     locked_until: i64,
     /// Refusals not yet reported in a log line.
     unlogged: u32,
@@ -57,17 +76,52 @@ struct Counter {
 
 impl Counter {
     fn roll(&mut self, now: i64, window: i64) {
-        if now - self.window_start >= window || now < self.window_start {
-            self.window_start = now - now.rem_euclid(window);
+        let start = now - now.rem_euclid(window);
+        if start != self.window_start {
+            // The window just ended becomes the previous one; after a gap (or a clock set
+            // back) there is nothing to carry.
+            self.previous = if start == self.window_start + window {
+                self.count
+            } else {
+                0
+            };
             self.count = 0;
+            self.window_start = start;
         }
+    }
+
+    /// Failures in the `window` ms up to `now` (sliding estimate; call `roll` first).
+    fn recent(&self, now: i64, window: i64) -> u64 {
+        let left_of_previous = (self.window_start + window - now).clamp(0, window);
+        u64::from(self.previous) * left_of_previous.unsigned_abs() / window.unsigned_abs()
+            + u64::from(self.count)
+    }
+
+    /// Milliseconds from `now` until [`Self::recent`] falls below `threshold`, if no more
+    /// failures come (call `roll` first).
+    fn ms_until_below(&self, now: i64, window: i64, threshold: u32) -> i64 {
+        let (threshold, count, previous) = (
+            i64::from(threshold),
+            i64::from(self.count),
+            i64::from(self.previous),
+        );
+        let window_end = self.window_start + window;
+        // previous × (window_end − t) / window + count < threshold, solved for t in this
+        // window; else in the next one, where this window's count is the previous.
+        let (base, carried, rest) = if count < threshold {
+            (window_end - window, previous, threshold - count)
+        } else {
+            (window_end, count, threshold)
+        };
+        let t = base + window - rest * window / carried.max(1) + 1;
+        (t - now).max(1)
     }
 
     /// Counts one failure; returns whether that locked it.
     fn fail(&mut self, now: i64, limits: &RateLimits, threshold: u32) -> bool {
         self.roll(now, limits.window_ms);
         self.count = self.count.saturating_add(1);
-        if self.count >= threshold && self.locked_until <= now {
+        if self.recent(now, limits.window_ms) >= u64::from(threshold) && self.locked_until <= now {
             self.locked_until = now + limits.lockout_ms;
             return true;
         }
@@ -111,7 +165,27 @@ pub struct RateLimiter {
     limits: RateLimits,
     merchants: Mutex<HashMap<String, Counter>>,
     slots: Mutex<HashMap<Slot, Counter>>,
-    global: Mutex<Counter>,
+    /// All merchants' failures, and how many codes of failing merchants are being verified.
+    global: Mutex<(Counter, u32)>,
+}
+
+/// Leave to verify one code. While a merchant that failed recently holds one, it counts as a
+/// failure towards the global limit (until the failure is recorded, or the code turns out
+/// good): verification takes a database round trip, and without this every attacker
+/// connection would be let through in the moment the global limit reopens.
+#[derive(Debug)]
+#[must_use = "the admission must live until the code's outcome is recorded"]
+pub struct Admission<'a> {
+    reserved: Option<&'a Mutex<(Counter, u32)>>,
+}
+
+impl Drop for Admission<'_> {
+    fn drop(&mut self) {
+        if let Some(global) = self.reserved {
+            let mut global = lock(global);
+            global.1 = global.1.saturating_sub(1);
+        }
+    }
 }
 
 /// Bound on tracked slots: past it, counters with nothing to remember are dropped.
@@ -129,33 +203,52 @@ impl RateLimiter {
             limits,
             merchants: Mutex::new(HashMap::new()),
             slots: Mutex::new(HashMap::new()),
-            global: Mutex::new(Counter::default()),
+            global: Mutex::new((Counter::default(), 0)),
         }
     }
 
-    /// Whether `merchant` may submit codes at `now_ms`.
-    pub fn check_merchant(&self, merchant: &str, now_ms: i64) -> Result<(), Refused> {
+    /// The thresholds in force.
+    pub fn limits(&self) -> &RateLimits {
+        &self.limits
+    }
+
+    /// Whether `merchant` may submit a code at `now_ms`; keep the [`Admission`] until the
+    /// code's outcome is recorded.
+    pub fn check_merchant(&self, merchant: &str, now_ms: i64) -> Result<Admission<'_>, Refused> {
         let window = self.limits.window_ms;
+        let clean = Admission { reserved: None };
         let mut merchants = lock(&self.merchants);
         let Some(counter) = merchants.get_mut(merchant) else {
-            return Ok(());
+            return Ok(clean);
         };
         if counter.locked_until > now_ms {
             let retry_after_ms = counter.locked_until - now_ms;
             return Err(counter.refuse(now_ms, window, retry_after_ms, false));
         }
         counter.roll(now_ms, window);
-        if counter.count > 0 {
-            let retry_after_ms = {
-                let mut global = lock(&self.global);
-                global.roll(now_ms, window);
-                (global.count >= self.limits.global_failures).then_some(global.window_start + window - now_ms)
-            };
-            if let Some(retry_after_ms) = retry_after_ms {
-                return Err(counter.refuse(now_ms, window, retry_after_ms, true));
-            }
+        if counter.count == 0 && counter.previous == 0 {
+            return Ok(clean);
         }
-        Ok(())
+        let threshold = self.limits.global_failures;
+        let retry_after_ms = {
+            let mut global = lock(&self.global);
+            let (failures, verifying) = &mut *global;
+            failures.roll(now_ms, window);
+            if failures.recent(now_ms, window) + u64::from(*verifying) >= u64::from(threshold) {
+                // (While codes are being verified the estimate may already be below the
+                // threshold: then the earliest retry is 1 ms.)
+                Some(failures.ms_until_below(now_ms, window, threshold))
+            } else {
+                *verifying = verifying.saturating_add(1);
+                None
+            }
+        };
+        match retry_after_ms {
+            Some(retry_after_ms) => Err(counter.refuse(now_ms, window, retry_after_ms, true)),
+            None => Ok(Admission {
+                reserved: Some(&self.global),
+            }),
+        }
     }
 
     /// Whether `slot` is locked at `now_ms`.
@@ -169,7 +262,7 @@ impl RateLimiter {
     /// candidate slots that exist). Returns whether the merchant got locked by it.
     pub fn record_failure(&self, merchant: &str, slots: &[Slot], now_ms: i64) -> bool {
         let limits = self.limits;
-        lock(&self.global).fail(now_ms, &limits, u32::MAX);
+        lock(&self.global).0.fail(now_ms, &limits, u32::MAX);
         {
             let mut tracked = lock(&self.slots);
             if tracked.len() >= MAX_TRACKED {
@@ -209,6 +302,7 @@ mod tests {
             global_failures: 5,
             window_ms: 60_000,
             lockout_ms: 120_000,
+            refusal_delay_ms: 0,
         }
     }
 
@@ -260,5 +354,63 @@ mod tests {
             l.check_merchant("clean", t).is_ok(),
             "clean merchants keep paying"
         );
+    }
+
+    #[test]
+    fn the_global_limit_carries_over_a_window_boundary() {
+        let l = RateLimiter::new(limits());
+        let start = 1_000_020_000; // a window boundary (60 s windows)
+        let late = start + 50_000;
+        for m in ["a", "b", "c", "d", "e", "f"] {
+            l.record_failure(m, &[], late);
+        }
+        assert!(l.check_merchant("a", late + 1).unwrap_err().global);
+        // A fixed window would let every failing merchant through at the boundary.
+        let next = start + 60_000;
+        let refused = l.check_merchant("a", next).unwrap_err();
+        assert!(refused.global);
+        // 6 failures × (60 − e)/60 < 5 from e > 10 s into the next window.
+        assert_eq!(refused.retry_after_ms, 10_001);
+        assert!(l.check_merchant("a", next + 9_999).is_err());
+        assert!(l.check_merchant("a", next + 10_001).is_ok());
+        assert!(
+            l.check_merchant("clean", next).is_ok(),
+            "clean merchants keep paying"
+        );
+        // Two windows later nothing is carried.
+        assert!(l.check_merchant("b", start + 120_000).is_ok());
+    }
+
+    #[test]
+    fn failures_on_both_sides_of_a_boundary_lock_a_merchant() {
+        let l = RateLimiter::new(limits());
+        let start = 1_000_020_000;
+        assert!(!l.record_failure("m", &[], start + 59_000));
+        assert!(!l.record_failure("m", &[], start + 59_500));
+        // The estimate rounds down: ⌊2 × 59.5/60⌋ + 1 = 2 at 60.5 s, ⌊2 × 59/60⌋ + 2 = 3 at 61 s,
+        // so the merchant is locked two seconds after its first failure, as inside one window.
+        assert!(!l.record_failure("m", &[], start + 60_500));
+        assert!(l.record_failure("m", &[], start + 61_000));
+        assert!(!l.check_merchant("m", start + 61_001).unwrap_err().global);
+    }
+
+    #[test]
+    fn codes_being_verified_count_towards_the_global_limit() {
+        let l = RateLimiter::new(limits());
+        let t = 1_000_020_000;
+        for m in ["a", "b", "c", "d"] {
+            l.record_failure(m, &[], t);
+        }
+        // 4 failures of 5: one more code of a failing merchant may be verified, not two.
+        let first = l.check_merchant("a", t + 1).expect("under the limit");
+        let refused = l.check_merchant("b", t + 1).unwrap_err();
+        assert!(refused.global);
+        assert!(
+            l.check_merchant("clean", t + 1).is_ok(),
+            "clean merchants keep paying"
+        );
+        // The code was good (or its failure is recorded): the reservation goes with it.
+        drop(first);
+        assert!(l.check_merchant("b", t + 2).is_ok());
     }
 }

@@ -14,6 +14,7 @@ use crate::config::{Config, ConfigError};
 use crate::db::Db;
 use crate::error::ApiError;
 use crate::ratelimit::RateLimiter;
+use crate::seeds::SeedSealer;
 use crate::util::{random_id, random_token, sha256_hex};
 
 /// Everything a request handler needs.
@@ -28,6 +29,8 @@ pub struct AppState {
     pub clock: Arc<dyn Clock>,
     /// Brute-force limits.
     pub limiter: RateLimiter,
+    /// Seals the seeds the database holds (seeds.rs).
+    pub seeds: SeedSealer,
     /// API-key digest → merchant id, filled on first use.
     merchants: RwLock<HashMap<String, String>>,
     signature_inserts: AtomicU64,
@@ -54,6 +57,14 @@ pub enum StartError {
     /// The keyring's prefix is not the configured one.
     #[error("the issuer keyring serves prefix {0}, the configuration says {1}")]
     PrefixMismatch(u8, u8),
+    /// The keyring does not open the seeds in the database.
+    #[error(
+        "the issuer secrets do not open the device seeds in this database: start with the key file or PAYCODE_ISSUER_SECRET that wrote it"
+    )]
+    SeedsDoNotOpen,
+    /// The system random source failed.
+    #[error("the system random source failed: {0}")]
+    Random(String),
 }
 
 /// Strips `Bearer ` from the `Authorization` header.
@@ -82,6 +93,8 @@ impl AppState {
             ));
         }
         let db = Db::connect(&config.database_url).await?;
+        let seeds = SeedSealer::new(&keyring);
+        crate::seeds::seal_legacy(&db, &seeds).await?;
         let verifier = Verifier::new(
             keyring,
             VerifierConfig {
@@ -93,6 +106,7 @@ impl AppState {
         );
         Ok(Arc::new(Self {
             limiter: RateLimiter::new(config.limits),
+            seeds,
             config,
             db,
             verifier,

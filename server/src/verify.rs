@@ -16,7 +16,7 @@ use paycode_core::verifier::{
     DeviceDirectory, DeviceRecord, DeviceStatus, DirectoryError, InMemoryDirectory, Rejection, Verified,
     VerifyError,
 };
-use paycode_core::{PaymentCode, Seed, Slot};
+use paycode_core::{PaymentCode, Slot};
 
 use crate::db::DeviceRow;
 use crate::state::AppState;
@@ -78,7 +78,15 @@ pub async fn check_offline(
     let mut by_slot = HashMap::new();
     for row in rows {
         // A logged-out device has no seed left: its codes can no longer be told from guesses.
-        let Some(seed) = row.seed.as_deref().and_then(Seed::try_from_slice) else {
+        let Some(stored) = row.seed.as_deref() else {
+            continue;
+        };
+        let Some(seed) = state.seeds.open(&row.device_id, stored) else {
+            // Checked at start-up for one device; a row copied from elsewhere lands here.
+            tracing::error!(
+                device_id = row.device_id,
+                "the device's sealed seed does not open"
+            );
             continue;
         };
         directory.insert(DeviceRecord {

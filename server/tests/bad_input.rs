@@ -395,11 +395,19 @@ fn merchant_lockout_engages_and_lifts() {
             "{body}"
         );
     }
+    let asked = std::time::Instant::now();
     let (status, body) = h.pay(&key, &device.code(&h, 0).digits(), 1, "after");
+    let waited = asked.elapsed();
     assert_eq!(
         (status, body["error"]["code"].as_str()),
         (429, Some("rate_limited")),
         "{body}"
+    );
+    // The tarpit: a refused merchant waits for its answer (a lower bound, safe on a slow machine).
+    let delay = std::time::Duration::from_millis(RateLimits::default().refusal_delay_ms);
+    assert!(
+        waited >= delay,
+        "429 after {waited:?}, before the {delay:?} refusal delay"
     );
     assert_eq!(h.count("rejections"), 5, "each failed guess recorded");
     let prefixes: Vec<String> = h.rt.block_on(async {

@@ -13,7 +13,10 @@ fn random_codes_are_all_refused_and_honest_merchants_keep_paying() {
     config.users = 100;
     config.guesses = 20_000;
     config.attacker_keys = 20;
-    config.attacker_connections = 8;
+    // The production tarpit (250 ms) would make 20,000 guesses take minutes on a few
+    // connections; a short delay on more connections keeps the refusal path the same.
+    config.attacker_connections = 50;
+    config.limits.refusal_delay_ms = 5;
     config.honest_merchants = 4;
     config.honest_rate = 20.0;
     config.baseline_secs = 1.5;
@@ -24,10 +27,10 @@ fn random_codes_are_all_refused_and_honest_merchants_keep_paying() {
     assert_eq!(report.guesses, 20_000);
     assert_eq!(report.accepted, 0);
     // Production limits: each key is locked after 30 failures, and at most 1,000 failures per
-    // wall-clock minute are verified (plus the 8 requests in flight); the storm may straddle a
+    // wall-clock minute are verified (plus the 50 requests in flight); the storm may straddle a
     // minute boundary, hence two windows.
     let verified: u64 = report.declined.values().sum();
-    assert!(verified <= 2 * (1_000 + 8), "{report}");
+    assert!(verified <= 2 * (1_000 + 50), "{report}");
     assert!(report.refused >= 17_900, "{report}");
     assert!(report.first_refusal.is_some());
     assert!(report.during.accepted > 0, "{report}");

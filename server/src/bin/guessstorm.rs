@@ -4,9 +4,12 @@
 //!
 //! ```text
 //! cargo run --release -p paycode-server --bin paycode-guessstorm -- [--engine sqlite|postgres]
-//!     [--guesses 1000000] [--devices 100000] [--keys 100] [--connections 32]
-//!     [--honest 8] [--rate 25] [--baseline 20] [--after 10] [--nice 0] [--seed N]
+//!     [--guesses 1000000] [--devices 100000] [--keys 100] [--connections 2000]
+//!     [--honest 8] [--rate 25] [--baseline 20] [--after 10] [--nice 0] [--delay 250] [--seed N]
 //! ```
+//! `--delay` is the issuer's refusal delay (tarpit, ms; `PAYCODE_REFUSAL_DELAY_MS`); 0 turns it
+//! off. The attacker needs two file descriptors per connection in this process (its socket and
+//! the issuer's): `scripts/guess-storm.sh` raises the soft limit.
 //! The issuer logs at `info` to a file in the temp dir, as the real binary would to its stdout.
 //! PostgreSQL: `PAYCODE_TEST_POSTGRES_URL` names a server where it may create a database.
 
@@ -30,6 +33,7 @@ fn main() {
         "baseline",
         "after",
         "nice",
+        "delay",
         "seed",
     ])
     .unwrap_or_else(|e| fail(e));
@@ -69,6 +73,7 @@ fn main() {
     config.baseline_secs = flag(&flags, "baseline", config.baseline_secs).unwrap_or_else(|e| fail(e));
     config.after_secs = flag(&flags, "after", config.after_secs).unwrap_or_else(|e| fail(e));
     config.attacker_nice = flag(&flags, "nice", config.attacker_nice).unwrap_or_else(|e| fail(e));
+    config.limits.refusal_delay_ms = get("delay", config.limits.refusal_delay_ms);
     config.seed = get("seed", config.seed);
     println!(
         "guess storm: engine {engine}, {} devices, {} guesses from {} keys on {} connections, \

@@ -87,7 +87,7 @@ async fn main() {
     let now = SystemClock.now_secs();
     let fleet = Fleet::new(&keyring, time, args.devices, USERS, now);
     let took = fleet
-        .insert(&state.db, |_| i64::MAX / 4)
+        .insert(&state, |_| i64::MAX / 4)
         .await
         .expect("bulk insert")
         .as_secs_f64();

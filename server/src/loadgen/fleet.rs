@@ -12,7 +12,15 @@ use paycode_core::{
 };
 use sha2::{Digest, Sha256};
 
-use crate::db::{Db, Engine};
+use crate::db::Engine;
+use crate::state::AppState;
+
+/// A fresh nonce for sealing a seed (seeds.rs).
+fn random_nonce() -> Result<[u8; 12], sqlx::Error> {
+    let mut nonce = [0u8; 12];
+    getrandom::fill(&mut nonce).map_err(|e| sqlx::Error::Io(std::io::Error::other(e.to_string())))?;
+    Ok(nonce)
+}
 
 /// Rows per `INSERT`: sqlx's SQLite binding looks parameters up by name, quadratic in their
 /// count, so moderate statements insert fastest.
@@ -118,7 +126,12 @@ impl Fleet {
     /// Inserts the users (balance `balance(u)`) and devices, then folds SQLite's WAL into the
     /// file (or analyzes PostgreSQL's tables): provisioning happened "earlier". Returns how long
     /// it took.
-    pub async fn insert(&self, db: &Db, balance: impl Fn(usize) -> i64) -> Result<Duration, sqlx::Error> {
+    pub async fn insert(
+        &self,
+        state: &AppState,
+        balance: impl Fn(usize) -> i64,
+    ) -> Result<Duration, sqlx::Error> {
+        let db = &state.db;
         let started = Instant::now();
         let mut tx = db.write.begin().await?;
         for u in 0..self.users {
@@ -164,7 +177,11 @@ impl Fleet {
                         .bind(Self::device_id(k))
                         .bind(Self::user_id(self.user_of(k)))
                         .bind(i64::from(slot))
-                        .bind(Self::seed(slot).to_vec())
+                        .bind(
+                            state
+                                .seeds
+                                .seal(&Self::device_id(k), &Self::seed(slot), random_nonce()?),
+                        )
                         .bind(vec![0u8; 32])
                         .bind(vec![9u8; 32]);
                 }

@@ -495,7 +495,7 @@ pub async fn run(config: CrashConfig) -> Result<CrashReport, String> {
         .await
         .map_err(|e| e.to_string())?;
     fleet
-        .insert(&state.db, initial_balance)
+        .insert(&state, initial_balance)
         .await
         .map_err(|e| e.to_string())?;
     let mut merchants = Vec::new();

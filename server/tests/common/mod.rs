@@ -213,6 +213,15 @@ impl Harness {
         self.rt.block_on(self.state.db.count(table)).unwrap()
     }
 
+    /// The SQLite database's files (main, WAL, shared memory) as they are on disk now.
+    pub fn sqlite_files(&self) -> Vec<std::path::PathBuf> {
+        ["issuer.db", "issuer.db-wal", "issuer.db-shm"]
+            .iter()
+            .map(|name| self._dir.path().join(name))
+            .filter(|path| path.exists())
+            .collect()
+    }
+
     pub fn now(&self) -> i64 {
         self.clock.now_secs()
     }
