@@ -105,15 +105,14 @@ impl Counter {
             i64::from(self.count),
             i64::from(self.previous),
         );
-        let window_end = self.window_start + window;
-        // previous × (window_end − t) / window + count < threshold, solved for t in this
-        // window; else in the next one, where this window's count is the previous.
-        let (base, carried, rest) = if count < threshold {
-            (window_end - window, previous, threshold - count)
+        // previous × (window_start + window − t) / window + count < threshold, solved for t in
+        // this window; else in the next one, where this window's count is the previous.
+        let (start, carried, rest) = if count < threshold {
+            (self.window_start, previous, threshold - count)
         } else {
-            (window_end, count, threshold)
+            (self.window_start + window, count, threshold)
         };
-        let t = base + window - rest * window / carried.max(1) + 1;
+        let t = start + window - rest * window / carried.max(1) + 1;
         (t - now).max(1)
     }
 
