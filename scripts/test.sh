@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # Runs every test of the project, on a fresh Debian machine as on a laptop. Installs what it
 # needs (PostgreSQL from Debian, Kotlin/JNA/JUnit/android-all from npm and Maven Central, Rust
-# targets with rustup, tree-sitter from PyPI) into caches it reuses.
+# targets with rustup, Swift 6 from Debian trixie in a chroot under .cache/) into caches it reuses.
 #
 #   scripts/test.sh                 everything
-#   PAYCODE_SKIP_MOBILE=1 scripts/test.sh    Rust only (no JVM, no cross builds)
+#   PAYCODE_SKIP_MOBILE=1 scripts/test.sh    Rust only (no JVM, no Swift, no cross builds)
 #
 # Ends with "N passed, M failed" for the suites it ran.
 set -euo pipefail
@@ -47,8 +47,11 @@ step "The demo, scripted"
 run "paycode demo --script" cargo run -q -p paycode-cli -- demo --script
 
 if [ "${PAYCODE_SKIP_MOBILE:-0}" != 1 ]; then
-  step "Mobile: Kotlin on the JVM against the real library, Android sources, cross builds, Swift syntax"
+  step "Mobile: Kotlin on the JVM against the real library, Android sources, cross builds"
   run "mobile" scripts/test-mobile.sh
+
+  step "Swift: the iOS package built (Swift 6.0.3 on Linux) and its tests run against the real library"
+  run "swift" scripts/test-swift.sh
 fi
 
 printf '\n%d passed, %d failed\n' "$passed" "$failed"

@@ -1,3 +1,4 @@
+#if canImport(Security)
 import Foundation
 import Security
 
@@ -84,3 +85,4 @@ public final class KeychainSecretStore: SecretStore {
         }
     }
 }
+#endif

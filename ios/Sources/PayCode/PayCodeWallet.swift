@@ -17,58 +17,153 @@ extension PaymentCodeState {
     }
 }
 
-/// Hands pushed states to every open stream. Called by the wallet on its worker threads.
-final class StateFanOut: CodeListener, @unchecked Sendable {
-    // @unchecked: `continuations` is only touched under `lock`.
+/// One stream of `states()`: yields a state only when it differs from the last one yielded, and
+/// re-reads the wallet when the last one's `refreshAtMs` passes.
+final class StateStream: @unchecked Sendable {
+    // @unchecked: every mutable field is only touched under `lock`.
     private let lock = NSLock()
-    private var continuations: [UUID: AsyncStream<PaymentCodeState>.Continuation] = [:]
+    private let wallet: Wallet
+    private let nowMs: @Sendable () -> Int64
+    private let continuation: AsyncStream<PaymentCodeState>.Continuation
+    private var last: PaymentCodeState?
+    private var timer: Task<Void, Never>?
+    private var finished = false
 
-    func onState(state: PaymentCodeState) {
+    init(wallet: Wallet, nowMs: @escaping @Sendable () -> Int64, continuation: AsyncStream<PaymentCodeState>.Continuation) {
+        self.wallet = wallet
+        self.nowMs = nowMs
+        self.continuation = continuation
+    }
+
+    /// Yields `state` if it is new; `reread` marks a timer's re-read (which, when it finds the
+    /// same state, waits at least a second before trying again rather than spinning).
+    func offer(_ state: PaymentCodeState, reread: Bool = false) {
         lock.lock()
-        let targets = Array(continuations.values)
-        lock.unlock()
-        for continuation in targets {
+        defer { lock.unlock() }
+        guard !finished else { return }
+        let changed = state != last
+        if changed {
+            last = state
             continuation.yield(state)
+        } else if !reread {
+            return
+        }
+        timer?.cancel()
+        timer = nil
+        guard let at = state.refreshAtMs else { return }
+        var waitMs = max(0, at - nowMs())
+        if !changed && waitMs == 0 {
+            waitMs = 1_000
+        }
+        let wallet = self.wallet
+        timer = Task.detached { [weak self] in
+            try? await Task.sleep(nanoseconds: UInt64(waitMs) * 1_000_000)
+            if Task.isCancelled { return }
+            self?.offer(wallet.current(), reread: true)
         }
     }
 
-    func add(_ id: UUID, _ continuation: AsyncStream<PaymentCodeState>.Continuation) {
+    /// Ends the stream (its iterator returns nil) and stops its timer.
+    func finish() {
         lock.lock()
-        continuations[id] = continuation
+        finished = true
+        timer?.cancel()
+        timer = nil
         lock.unlock()
+        continuation.finish()
+    }
+}
+
+/// Hands states to every open stream. Called by the wallet on its worker threads and by
+/// `PayCodeWallet.handle(_:)`.
+final class StateFanOut: CodeListener, @unchecked Sendable {
+    // @unchecked: `streams` and `closed` are only touched under `lock`.
+    private let lock = NSLock()
+    private var streams: [UUID: StateStream] = [:]
+    private var closed = false
+
+    func onState(state: PaymentCodeState) {
+        lock.lock()
+        let targets = Array(streams.values)
+        lock.unlock()
+        for stream in targets {
+            stream.offer(state)
+        }
+    }
+
+    /// Adds a stream; false once the fan-out is closed.
+    func add(_ id: UUID, _ stream: StateStream) -> Bool {
+        lock.lock()
+        defer { lock.unlock() }
+        guard !closed else { return false }
+        streams[id] = stream
+        return true
     }
 
     func remove(_ id: UUID) {
         lock.lock()
-        continuations[id] = nil
+        streams[id] = nil
         lock.unlock()
+    }
+
+    /// How many streams are open (for tests).
+    var count: Int {
+        lock.lock()
+        defer { lock.unlock() }
+        return streams.count
+    }
+
+    /// Finishes every stream; later `add`s fail.
+    func close() {
+        lock.lock()
+        closed = true
+        let targets = Array(streams.values)
+        streams.removeAll()
+        lock.unlock()
+        for stream in targets {
+            stream.finish()
+        }
     }
 }
 
 /// The idiomatic Swift face of `Wallet`: an `AsyncStream` of states to draw, `async` functions
-/// for the network operations (run off the caller's actor), thrown `WalletError`s.
+/// for the network operations (run off the caller's actor), thrown `WalletError`s whose
+/// `localizedDescription` is the library's message.
 ///
-/// Each stream from `states()` yields the current state, every state the wallet pushes (after
-/// background work), every state returned by `handle(_:)`, and re-reads the state when the shown
-/// one's `refreshAtMs` passes — a new code each step with no timer of your own.
+/// Each stream from `states()` yields the current state first, then every state the wallet
+/// pushes (after background work), every state returned by `handle(_:)`, and the re-read state
+/// when the shown one's `refreshAtMs` passes — a new code each step with no timer of your own.
+/// Equal consecutive states are yielded once. A stream ends when its consumer stops iterating
+/// (task cancelled) or when `close()` is called.
 public final class PayCodeWallet: Sendable {
     /// The underlying wallet, for calls not wrapped here.
     public let wallet: Wallet
     private let fanOut = StateFanOut()
+    private let nowMs: @Sendable () -> Int64
 
-    public init(wallet: Wallet) {
+    /// - Parameters:
+    ///   - wallet: the wallet; this facade becomes its listener.
+    ///   - nowMs: the device clock in Unix ms, for the refresh timers (tests pass their clock).
+    public init(
+        wallet: Wallet,
+        nowMs: @escaping @Sendable () -> Int64 = { Int64((Date().timeIntervalSince1970 * 1000).rounded()) }
+    ) {
         self.wallet = wallet
+        self.nowMs = nowMs
         wallet.setListener(listener: fanOut)
     }
 
-    /// A wallet over the Keychain and the app's `Backend`.
+    #if canImport(Security)
+    /// A wallet over the Keychain (`KeychainSecretStore`) and the app's `Backend` (Apple
+    /// platforms only).
     public convenience init(backend: Backend, policy: FallbackPolicy = .offlineFirst, namespace: String = "paycode") {
         let config = WalletConfig(policy: policy, namespace: namespace, platform: "ios")
         self.init(wallet: Wallet(config: config, store: KeychainSecretStore(), backend: backend))
     }
+    #endif
 
     deinit {
-        wallet.setListener(listener: nil)
+        close()
     }
 
     /// States to draw, starting with the current one. Iterate it on the main actor.
@@ -76,28 +171,19 @@ public final class PayCodeWallet: Sendable {
         let id = UUID()
         let wallet = self.wallet
         let fanOut = self.fanOut
-        return AsyncStream { continuation in
-            fanOut.add(id, continuation)
-            let timer = Task.detached {
-                var state = wallet.current()
-                continuation.yield(state)
-                // Re-read at each refresh time; pushes arrive through the fan-out meanwhile.
-                while !Task.isCancelled {
-                    let now = Int64(Date().timeIntervalSince1970 * 1000)
-                    let wait = max(0, (state.refreshAtMs ?? now + 1_000) - now)
-                    try? await Task.sleep(nanoseconds: UInt64(wait) * 1_000_000)
-                    if Task.isCancelled { break }
-                    let next = wallet.current()
-                    if next != state {
-                        state = next
-                        continuation.yield(next)
-                    }
-                }
-            }
+        let nowMs = self.nowMs
+        return AsyncStream(bufferingPolicy: .bufferingNewest(64)) { continuation in
+            let stream = StateStream(wallet: wallet, nowMs: nowMs, continuation: continuation)
             continuation.onTermination = { _ in
-                timer.cancel()
+                stream.finish()
                 fanOut.remove(id)
             }
+            // Subscribe before reading the current state, so that no push in between is lost.
+            guard fanOut.add(id, stream) else {
+                continuation.finish()
+                return
+            }
+            stream.offer(wallet.current())
         }
     }
 
@@ -111,6 +197,9 @@ public final class PayCodeWallet: Sendable {
         fanOut.onState(state: state)
         return state
     }
+
+    /// Whether a credential is loaded.
+    public var isProvisioned: Bool { wallet.isProvisioned() }
 
     /// Registers this device with a login token. Blocks a background thread, not the caller.
     public func provision(loginToken: String) async throws {
@@ -142,4 +231,14 @@ public final class PayCodeWallet: Sendable {
         let wallet = self.wallet
         try await Task.detached { try wallet.resume() }.value
     }
+
+    /// Ends every stream and stops listening to the wallet (the wallet itself stays usable).
+    /// Also done when the facade is released.
+    public func close() {
+        wallet.setListener(listener: nil)
+        fanOut.close()
+    }
+
+    /// How many `states()` streams are open (for tests).
+    var openStreams: Int { fanOut.count }
 }
