@@ -12,7 +12,9 @@
 #
 # Usage: scripts/test-swift.sh [--bench [CALLS]]
 #   --bench [CALLS]  instead of the tests: the release-mode benchmark of current() beside the
-#                    no-op calls (ios/Bench, default 200000 calls per kind; docs/PERFORMANCE.md)
+#                    no-op calls (ios/Bench built with `swift run -c release`, over the library in
+#                    the size profile release-mobile with the test issuer; default 200000 calls
+#                    per kind; docs/PERFORMANCE.md)
 # Env: PAYCODE_SWIFT_CHROOT (default <repo>/.cache/swift-chroot), CARGO_TARGET_DIR
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -46,6 +48,9 @@ swift_in_chroot() { # swift_in_chroot DIR ARGS...: `swift ARGS` in DIR inside th
 }
 
 if [[ "$BENCH" == 1 ]]; then
+  step "Rust: the library in the size profile, with the test issuer"
+  cargo build -q -p paycode-ffi --features test-issuer --lib --profile release-mobile
+  cp "${CARGO_TARGET_DIR:-$REPO/target}/release-mobile/libpaycode_ffi.so" "$FFI_LIB/"
   step "Swift benchmark, release mode: $CALLS calls per kind"
   swift_in_chroot "$REPO/ios/Bench" run -c release $LINK PayCodeBench "$CALLS"
   exit 0

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Build ios/build/PayCodeFFI.xcframework on a Mac (Xcode 16+, rustup): static libraries for
 # iOS devices (arm64), the iOS simulator (arm64 + x86_64) and macOS (arm64 + x86_64, so that
-# `swift build` / `swift test` work on the Mac itself), each with the C header and module map,
-# plus the generated Swift in Sources/PayCode/Generated.
+# `swift build` works on the Mac itself), each with the C header and module map,
+# plus the generated Swift in Sources/PayCodeBindings.
 #
 # Usage: ios/scripts/build-xcframework.sh [--profile NAME]   (default release-mobile)
 set -euo pipefail

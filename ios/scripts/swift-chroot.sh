@@ -26,6 +26,11 @@ unmount_all() {
   done < <(awk -v r="$(realpath "$ROOT")" '$2 == r || index($2, r "/") == 1 { print $2 }' /proc/self/mounts | sort -r)
 }
 
+mounts_below() {
+  [[ -d "$ROOT" ]] || return 1
+  awk -v r="$(realpath "$ROOT")" '$2 == r || index($2, r "/") == 1 { found = 1 } END { exit !found }' /proc/self/mounts
+}
+
 setup() {
   # (usr/bin/swift is an absolute symlink: test it as a link, not through the host root.)
   if [[ -f "$MARKER" ]] && [[ -L "$ROOT/usr/bin/swift" || -x "$ROOT/usr/bin/swift" ]]; then
@@ -42,6 +47,10 @@ setup() {
       { apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q debootstrap >/dev/null; }
   fi
   unmount_all
+  if mounts_below; then
+    log "something is still mounted below $ROOT: not deleting it"
+    exit 1
+  fi
   if [[ -e "$ROOT" ]]; then
     log "incomplete chroot at $ROOT (no marker): starting over"
     rm -rf --one-file-system "$ROOT"
