@@ -52,10 +52,17 @@ class CodeHelpersTest {
         val short = assertFailsWith<CodeException.WrongLength> { parseCode("2816 7565 2589 99210") }
         assertEquals(17u, short.found)
         assertEquals("a payment code has 18 digits, this has 17", short.toString())
+        // Where apps look for the text: `message` and `localizedMessage` (not uniffi's "found=17").
+        assertEquals("a payment code has 18 digits, this has 17", short.message)
+        assertEquals("a payment code has 18 digits, this has 17", short.localizedMessage)
 
         val letter = assertFailsWith<CodeException.InvalidCharacter> { parseCode("28167565258999210a") }
         assertEquals("a", letter.character)
         assertEquals(17u, letter.position)
+        assertEquals(
+            "character \"a\" at position 17 is not an ASCII digit (only 0-9, spaces and dashes are allowed)",
+            letter.message,
+        )
 
         // Full-width digits are digits to Unicode, not to a payment terminal.
         val wide = assertFailsWith<CodeException.InvalidCharacter> { parseCode("２81675652589992104") }
@@ -65,6 +72,39 @@ class CodeHelpersTest {
         val prefix = assertFailsWith<CodeException.InvalidPrefix> { formatCode("091675652589992104") }
         assertEquals(9.toUByte(), prefix.prefix)
         assertTrue(prefix.toString().contains("not a valid issuer prefix"), prefix.toString())
+    }
+
+    @Test
+    fun `every facade error's message is the Rust Display text, and its typed fields stay`() {
+        val cases: List<Pair<Exception, String>> = listOf(
+            WalletException.NotProvisioned() to "this wallet is not provisioned: log in",
+            WalletException.Locked() to "the keystore is locked: unlock the device",
+            WalletException.Store("disk on fire") to "disk on fire",
+            WalletException.Offline() to "no network connection",
+            WalletException.Timeout() to "the issuer did not answer in time",
+            WalletException.Network("reset") to "network error: reset",
+            WalletException.Rejected(401u, "invalid_login", "unknown token") to
+                "the issuer refused (401 invalid_login): unknown token",
+            WalletException.BadResponse("no body") to "unexpected answer from the issuer: no body",
+            WalletException.Bundle("bad seal") to "bad seal",
+            WalletException.Entropy("no randomness") to "no randomness",
+            WalletException.InvalidInput("empty token") to "invalid input: empty token",
+            StoreException.Locked() to "the keystore is locked: unlock the device and try again",
+            StoreException.Unavailable("gone") to "the keystore is unavailable: gone",
+            StoreException.Corrupt("bad tag") to "a stored secret is corrupt: bad tag",
+            BackendException.Offline() to "no network connection",
+            BackendException.Timeout() to "the issuer did not answer in time",
+            BackendException.Transport("TLS handshake failed") to "network error: TLS handshake failed",
+            CodeException.InvalidPrefix(5u) to "prefix 05 is not a valid issuer prefix (10-99)",
+        )
+        for ((error, text) in cases) {
+            assertEquals(text, error.message, error::class.simpleName)
+            assertEquals(text, error.localizedMessage, error::class.simpleName)
+            assertEquals(text, error.toString(), error::class.simpleName)
+        }
+        val rejected = WalletException.Rejected(403u, "device_revoked", "revoked")
+        assertEquals(403.toUShort(), rejected.status)
+        assertEquals("device_revoked", rejected.code)
     }
 
     @Test

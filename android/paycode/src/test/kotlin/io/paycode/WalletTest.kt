@@ -117,6 +117,7 @@ class WalletTest {
             assertEquals(401.toUShort(), e.status)
             assertEquals("invalid_login", e.code)
             assertTrue(e.toString().contains("invalid_login"), e.toString())
+            assertEquals("the issuer refused (401 invalid_login): ${e.reason}", e.message)
             assertFailsWith<WalletException.InvalidInput> { f.wallet.provision("") }
         }
         Fixture().use { f ->
@@ -127,6 +128,7 @@ class WalletTest {
             f.backend.failWith = BackendException.Transport("TLS handshake failed")
             val e = assertFailsWith<WalletException.Network> { f.wallet.provision("t") }
             assertEquals("TLS handshake failed", e.reason)
+            assertEquals("network error: TLS handshake failed", e.localizedMessage)
             // A Kotlin exception the Backend did not declare still arrives as a network error.
             f.backend.failWith = IllegalStateException("bug in the HTTP layer")
             val unexpected = assertFailsWith<WalletException.Network> { f.wallet.provision("t") }
