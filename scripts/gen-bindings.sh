@@ -71,14 +71,18 @@ write_swift() {
   local lib="$1" tmp
   tmp="$(mktemp -d "${TMPDIR:-/tmp}/paycode-swift.XXXXXX")"
   "$BINDGEN" generate --library "$lib" --crate paycode_ffi --language swift --no-format --out-dir "$tmp" >&2
-  rm -rf ios/Sources/PayCodeBindings ios/Sources/PayCode/Generated ios/Generated
-  mkdir -p ios/Sources/PayCodeBindings ios/Generated/PayCodeFFI ios/Generated/PayCodeFFILinux
-  cp "$tmp"/*.swift ios/Sources/PayCodeBindings/
-  cp "$tmp"/PayCodeFFI.h ios/Generated/PayCodeFFI/
-  cp "$tmp"/PayCodeFFI.modulemap ios/Generated/PayCodeFFI/module.modulemap
-  cp "$tmp"/PayCodeFFI.h ios/Generated/PayCodeFFILinux/
   printf 'module PayCodeFFI {\n    header "PayCodeFFI.h"\n    link "paycode_ffi"\n    export *\n}\n' \
-    >ios/Generated/PayCodeFFILinux/module.modulemap
+    >"$tmp/linux.modulemap"
+  rm -rf ios/Sources/PayCode/Generated
+  mkdir -p ios/Sources/PayCodeBindings ios/Generated/PayCodeFFI ios/Generated/PayCodeFFILinux
+  # Unchanged files keep their timestamps, so that SwiftPM does not recompile them.
+  put() { cmp -s "$1" "$2" || cp "$1" "$2"; }
+  local f
+  for f in "$tmp"/*.swift; do put "$f" "ios/Sources/PayCodeBindings/${f##*/}"; done
+  put "$tmp"/PayCodeFFI.h ios/Generated/PayCodeFFI/PayCodeFFI.h
+  put "$tmp"/PayCodeFFI.modulemap ios/Generated/PayCodeFFI/module.modulemap
+  put "$tmp"/PayCodeFFI.h ios/Generated/PayCodeFFILinux/PayCodeFFI.h
+  put "$tmp"/linux.modulemap ios/Generated/PayCodeFFILinux/module.modulemap
   rm -rf "$tmp"
 }
 

@@ -24,6 +24,7 @@ STARTED=$SECONDS
 step() { printf '\n==> [%ss] %s\n' "$((SECONDS - STARTED))" "$*"; }
 
 BENCH=0 CALLS=200000
+MIN_TESTS=30 # the suite in ios/Tests/PayCodeTests; raise it when adding tests
 case "${1:-}" in
   --bench) BENCH=1; CALLS="${2:-$CALLS}" ;;
   "") ;;
@@ -76,6 +77,16 @@ if grep -q 'warning:' "$log"; then
 fi
 
 step "swift test (XCTest, against the real library)"
-swift_in_chroot "$REPO/ios" test --skip-build $LINK
+set +e
+swift_in_chroot "$REPO/ios" test --skip-build $LINK 2>&1 | tee "$log"
+status=${PIPESTATUS[0]}
+set -e
+[[ "$status" == 0 ]] || { echo "test-swift: swift test failed ($status)" >&2; exit 1; }
+# A run that discovers no test also exits 0: check XCTest's own count.
+executed="$(sed -n "s/^[[:space:]]*Executed \([0-9]*\) tests\{0,1\}, with 0 failures.*/\1/p" "$log" | tail -1)"
+if [[ -z "$executed" || "$executed" -lt "$MIN_TESTS" ]]; then
+  echo "test-swift: expected at least $MIN_TESTS tests with 0 failures, XCTest reported: ${executed:-none}" >&2
+  exit 1
+fi
 
 step "Swift: all passed in $((SECONDS - STARTED)) s"

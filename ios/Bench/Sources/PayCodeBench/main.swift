@@ -41,6 +41,9 @@ let kinds: [(String, () -> Void)] = [
     ("wallet.noop() method", { wallet.noop() }),
     ("wallet.current()", { _ = wallet.current() }),
     ("PayCodeWallet.current()", { _ = facade.current() }),
+    // A free function with a string in and a record of two strings out, no wallet: what
+    // moving such a record across costs by itself.
+    ("parseCode(text:)", { _ = try? parseCode(text: "281675652589992104") }),
 ]
 // Warm-up: caches, the allocator, lazy symbol binding.
 for _ in 0..<30_000 {
