@@ -61,10 +61,13 @@ setup() {
     { tail -20 "$ROOT.debootstrap.log" >&2; exit 1; }
   rm -f "$ROOT.debootstrap.log"
   trap unmount_all EXIT
+  trap 'exit 130' INT TERM
   mount -t proc proc "$ROOT/proc"
   log "apt-get install swiftlang (inside the chroot)"
   chroot "$ROOT" /usr/bin/env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin DEBIAN_FRONTEND=noninteractive \
-    bash -c 'apt-get update -q >/dev/null && apt-get install -y -q --no-install-recommends swiftlang libc6-dev >/dev/null && apt-get clean'
+    bash -c 'apt-get update -q && apt-get install -y -q --no-install-recommends swiftlang libc6-dev && apt-get clean' \
+    >"$ROOT.apt.log" 2>&1 || { tail -20 "$ROOT.apt.log" >&2; exit 1; }
+  rm -f "$ROOT.apt.log"
   chroot "$ROOT" swift --version >&2
   unmount_all
   trap - EXIT
