@@ -185,21 +185,24 @@ final class WalletTests: XCTestCase {
     /// device, so the screen asks for the network), OfflineOnly never asks, and with the
     /// network down every policy shows NeedsNetwork.
     func testThePolicyTableRowsThroughTheSwiftBackend() throws {
-        let f = try Fixture(policy: .onlineFirst, validityDays: 2).provision()
+        let f = try Fixture(policy: .onlineFirst, validityDays: 2)
+        // No top-up ever reaches the issuer (a background one racing the clock below could
+        // otherwise renew the credential): it runs out after 2 days.
+        f.backend.failingOperations = [.sync]
+        try f.provision()
         f.backend.offline = true
         _ = f.wallet.handle(event: .networkAvailable(available: false))
         let before = f.backend.requests.count
         XCTAssertEqual(try code(f.wallet.handle(event: .manualRefresh)).source, .offline)
         XCTAssertEqual(f.backend.requests.count, before, "OnlineFirst fetched with the network down")
 
-        // The credential runs out (no top-up can reach the issuer).
+        // The credential runs out.
         f.clock.advanceMs(deltaMs: 3 * 86_400_000)
         XCTAssertEqual(f.wallet.handle(event: .tick), .needsNetwork)
         let offlineOnly = f.reopened(policy: .offlineOnly)
         XCTAssertEqual(offlineOnly.handle(event: .foreground), .needsNetwork)
 
-        // Network up, but the top-up route is down: the credential stays expired.
-        f.backend.failingOperations = [.sync]
+        // Network up, but the top-up route is still down: the credential stays expired.
         f.backend.offline = false
         let offlineFirst = f.reopened(policy: .offlineFirst)
         _ = offlineFirst.handle(event: .networkAvailable(available: true))
