@@ -79,7 +79,8 @@ pub struct PayRequest {
     pub merchant_id: Option<String>,
 }
 
-/// A payment: the answer to `POST /v1/payments` and `GET /v1/payments/{id}`.
+/// A payment: the answer to `POST /v1/payments` and `GET /v1/payments/{id}`. It names no
+/// customer: no user, no device, no stable reference (docs/API.md "Payment answers").
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct PaymentResponse {
     /// Id.
@@ -100,10 +101,6 @@ pub struct PaymentResponse {
     pub currency: String,
     /// "offline" or "online" when the code was recognised.
     pub code_kind: Option<String>,
-    /// The device that paid (accepted payments only).
-    pub device_id: Option<String>,
-    /// The user debited (accepted payments only).
-    pub user_id: Option<String>,
     /// When the issuer decided (Unix ms).
     pub created_at_ms: i64,
 }

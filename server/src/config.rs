@@ -146,6 +146,9 @@ impl Config {
         if let Some(n) = num("PAYCODE_MERCHANT_FAILURES_PER_MIN")? {
             c.limits.merchant_failures = n;
         }
+        if let Some(n) = num("PAYCODE_MERCHANT_SLOT_FAILURES_PER_MIN")? {
+            c.limits.merchant_slot_failures = n;
+        }
         if let Some(n) = num("PAYCODE_SLOT_FAILURES_PER_MIN")? {
             c.limits.slot_failures = n;
         }

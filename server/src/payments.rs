@@ -33,7 +33,7 @@ use crate::error::ApiError;
 use crate::ratelimit::Refused;
 use crate::state::AppState;
 use crate::util::{ordered_id, sha256_hex};
-use crate::verify::{self, Offline, check_offline};
+use crate::verify::{self, Offline, check_admitted};
 
 /// Header set on an answer replayed from an idempotency key.
 pub const HEADER_REPLAYED: &str = "idempotent-replayed";
@@ -50,8 +50,6 @@ impl From<&PaymentRow> for PaymentResponse {
             amount: p.amount,
             currency: p.currency.clone(),
             code_kind: p.code_kind.clone(),
-            device_id: p.device_id.clone(),
-            user_id: p.user_id.clone(),
             created_at_ms: p.created_ms,
         }
     }
@@ -376,7 +374,7 @@ pub async fn pay(
     // before the body is parsed — a guess storm is mostly these.
     let now_ms = state.clock.now_ms();
     // Held until this function returns, after the outcome is recorded (ratelimit::Admission).
-    let _admission = match state.limiter.check_merchant(&merchant_id, now_ms) {
+    let mut admission = match state.limiter.check_merchant(&merchant_id, now_ms) {
         Ok(admission) => admission,
         Err(refused) => return Err(refusal(&state, &merchant_id, refused, body).await),
     };
@@ -400,42 +398,43 @@ pub async fn pay(
         code_kind: None,
         created_ms: now_ms,
     };
-    let recorded = match check_offline(&state, &code, now_ms.div_euclid(1000), now_ms).await? {
-        Offline::Verified(verified, device) => {
-            redeem_offline(&state, payment.clone(), verified, &device, &code_prefix).await?
-        }
-        Offline::SlotLocked(slot) => {
-            record_declined(&state, payment.clone(), "slot_locked", Some(slot), &code_prefix).await?
-        }
-        Offline::Rejected(rejection, slots) => {
-            // Online codes never verify as offline codes (checked when issued), so only codes
-            // that match no device are looked up among them.
-            let online = if matches!(rejection, Rejection::UnknownDevice | Rejection::BadOtp) {
-                redeem_online(&state, payment.clone(), &digits, &code_prefix).await?
-            } else {
-                None
-            };
-            match online {
-                Some(recorded) => recorded,
-                None => {
-                    let slot = slots.first().copied();
-                    let recorded = record_declined(
-                        &state,
-                        payment.clone(),
-                        verify::reason(&rejection),
-                        slot,
-                        &code_prefix,
-                    )
-                    .await?;
-                    // A retry of a stored payment (key taken) is not a new guess.
-                    if verify::is_guess(&rejection) && matches!(recorded, Recorded::Stored(_)) {
-                        state.limiter.record_failure(&merchant_id, &slots, now_ms);
+    let recorded =
+        match check_admitted(&state, &code, now_ms.div_euclid(1000), now_ms, &mut admission).await? {
+            Offline::Verified(verified, device) => {
+                redeem_offline(&state, payment.clone(), verified, &device, &code_prefix).await?
+            }
+            Offline::SlotLocked(slot) => {
+                record_declined(&state, payment.clone(), "slot_locked", Some(slot), &code_prefix).await?
+            }
+            Offline::Rejected(rejection, slots) => {
+                // Online codes never verify as offline codes (checked when issued), so only codes
+                // that match no device are looked up among them.
+                let online = if matches!(rejection, Rejection::UnknownDevice | Rejection::BadOtp) {
+                    redeem_online(&state, payment.clone(), &digits, &code_prefix).await?
+                } else {
+                    None
+                };
+                match online {
+                    Some(recorded) => recorded,
+                    None => {
+                        let slot = slots.first().copied();
+                        let recorded = record_declined(
+                            &state,
+                            payment.clone(),
+                            verify::reason(&rejection),
+                            slot,
+                            &code_prefix,
+                        )
+                        .await?;
+                        // A retry of a stored payment (key taken) is not a new guess.
+                        if verify::is_guess(&rejection) && matches!(recorded, Recorded::Stored(_)) {
+                            admission.record_failure(now_ms);
+                        }
+                        recorded
                     }
-                    recorded
                 }
             }
-        }
-    };
+        };
     let recorded = match recorded {
         Recorded::InsufficientFunds => {
             record_declined(&state, payment, "insufficient_funds", None, &code_prefix).await?

@@ -1,6 +1,7 @@
 //! Users (demo/CLI accounts with a password), login tokens and the admin endpoint for merchants.
 
-use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
 
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::{Argon2, Params};
@@ -41,15 +42,47 @@ async fn hash_password(password: String, strong: bool) -> Result<String, ApiErro
     .map_err(|_| ApiError::internal())?
 }
 
-async fn verify_password(password: String, hash: String, strong: bool) -> bool {
+/// Password hashes computed to check a login, since the process started (see [`login`]).
+static PASSWORD_CHECKS: AtomicU64 = AtomicU64::new(0);
+
+/// How many password hashes the issuer computed to check logins: one per login, whether the
+/// user exists or not (tests count them; the timing comparison is in docs/SECURITY.md).
+pub fn password_checks() -> u64 {
+    PASSWORD_CHECKS.load(Ordering::Relaxed)
+}
+
+/// A hash of a random password with the parameters in force, for logins of unknown users: the
+/// answer then costs one hash computation either way, so its time does not say whether a user
+/// name exists (issue 11).
+fn dummy_hash(strong: bool) -> &'static str {
+    static STRONG: OnceLock<String> = OnceLock::new();
+    static FAST: OnceLock<String> = OnceLock::new();
+    (if strong { &STRONG } else { &FAST }).get_or_init(|| {
+        let mut bytes = [0u8; 32];
+        let salt = [0x5au8; 16];
+        // Random, never stored: no password matches it in practice.
+        let _ = random_fill(&mut bytes);
+        let salt = SaltString::encode_b64(&salt).expect("16 bytes encode");
+        argon2(strong)
+            .hash_password(&bytes, &salt)
+            .map(|h| h.to_string())
+            .expect("argon2 hashes 32 bytes")
+    })
+}
+
+async fn verify_password(password: String, hash: Option<String>, strong: bool) -> bool {
     tokio::task::spawn_blocking(move || {
-        PasswordHash::new(&hash)
+        let known = hash.is_some();
+        let hash = hash.unwrap_or_else(|| dummy_hash(strong).to_owned());
+        let matches = PasswordHash::new(&hash)
             .map(|parsed| {
+                PASSWORD_CHECKS.fetch_add(1, Ordering::Relaxed);
                 argon2(strong)
                     .verify_password(password.as_bytes(), &parsed)
                     .is_ok()
             })
-            .unwrap_or(false)
+            .unwrap_or(false);
+        known && matches
     })
     .await
     .unwrap_or(false)
@@ -134,12 +167,12 @@ pub async fn login(
             .bind(&req.username)
             .fetch_optional(&state.db.read)
             .await?;
-    let Some((user_id, hash)) = row else {
-        return Err(invalid());
-    };
+    let (user_id, hash) = row.unzip();
+    // An unknown user is checked against a dummy hash: same work, same answer.
     if !verify_password(req.password, hash, state.config.strong_password_hashing).await {
         return Err(invalid());
     }
+    let user_id = user_id.ok_or_else(invalid)?;
     let token = random_token("plt_")?;
     let expires_at_ms = state.clock.now_ms() + state.config.login_token_ttl_ms;
     sqlx::query("INSERT INTO login_tokens (token_hash, user_id, expires_ms) VALUES ($1, $2, $3)")

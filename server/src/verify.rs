@@ -19,6 +19,7 @@ use paycode_core::verifier::{
 use paycode_core::{PaymentCode, Slot};
 
 use crate::db::DeviceRow;
+use crate::ratelimit::Admission;
 use crate::state::AppState;
 
 /// Records the slots the verifier asks for; knows no device.
@@ -54,12 +55,36 @@ pub fn status_of(text: &str) -> DeviceStatus {
     }
 }
 
-/// Verifies `code` as of `now_secs` against the database.
+/// Verifies `code` as of `now_secs` against the database, outside the brute-force limits (for
+/// the issuer's own checks, e.g. that an online code does not verify as an offline one).
 pub async fn check_offline(
     state: &AppState,
     code: &PaymentCode,
     now_secs: i64,
     now_ms: i64,
+) -> Result<Offline, sqlx::Error> {
+    verify_offline(state, code, now_secs, now_ms, None).await
+}
+
+/// Verifies a merchant's `code` as of `now_secs` against the database: once the existing slots
+/// it decrypts to are known, the code takes its place in their budgets (`admission`,
+/// ratelimit.rs) — or is declined `slot_locked` before its OTP is checked.
+pub async fn check_admitted(
+    state: &AppState,
+    code: &PaymentCode,
+    now_secs: i64,
+    now_ms: i64,
+    admission: &mut Admission<'_>,
+) -> Result<Offline, sqlx::Error> {
+    verify_offline(state, code, now_secs, now_ms, Some(admission)).await
+}
+
+async fn verify_offline(
+    state: &AppState,
+    code: &PaymentCode,
+    now_secs: i64,
+    now_ms: i64,
+    admission: Option<&mut Admission<'_>>,
 ) -> Result<Offline, sqlx::Error> {
     let recorder = SlotRecorder::default();
     match state.verifier.check_code_at(code, now_secs, &recorder) {
@@ -71,8 +96,10 @@ pub async fn check_offline(
     let slots = recorder.0.into_inner().unwrap_or_else(|p| p.into_inner());
     let rows = state.db.devices_in_slots(&slots).await?;
     let existing: Vec<Slot> = rows.iter().map(|r| r.slot).collect();
-    if let Some(locked) = existing.iter().find(|s| state.limiter.slot_locked(**s, now_ms)) {
-        return Ok(Offline::SlotLocked(*locked));
+    if let Some(admission) = admission
+        && let Err(locked) = admission.reserve_slots(&existing, now_ms)
+    {
+        return Ok(Offline::SlotLocked(locked));
     }
     let directory = InMemoryDirectory::new();
     let mut by_slot = HashMap::new();

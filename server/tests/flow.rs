@@ -22,8 +22,10 @@ fn offline_story_replay_superseded_void_expiry() {
         let first = device.code(&h, 0);
         let paid = h.pay_ok(&key, &first, 250, "k1");
         assert_eq!(paid["status"], "accepted", "{engine:?}: {paid}");
-        assert_eq!(paid["device_id"], device.id.as_str());
-        assert_eq!(paid["user_id"], user.as_str());
+        assert!(
+            paid.get("device_id").is_none() && paid.get("user_id").is_none(),
+            "{paid}"
+        );
         assert_eq!(paid["code_kind"], "offline");
         assert_eq!(h.balance(&user), start - 250);
 
@@ -33,7 +35,6 @@ fn offline_story_replay_superseded_void_expiry() {
             (again["status"].as_str(), reason(&again)),
             (Some("declined"), "replayed")
         );
-        assert!(again["device_id"].is_null(), "declined answers name no user");
 
         // Two refreshes; the newer pays first, then the older is superseded.
         let older = device.code(&h, 1);

@@ -73,6 +73,7 @@ async fn main() {
         strong_password_hashing: false,
         limits: RateLimits {
             merchant_failures: u32::MAX,
+            merchant_slot_failures: u32::MAX,
             slot_failures: u32::MAX,
             global_failures: u32::MAX,
             ..RateLimits::default()

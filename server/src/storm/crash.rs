@@ -526,6 +526,7 @@ pub async fn run(config: CrashConfig) -> Result<CrashReport, String> {
             ("PAYCODE_ISSUER_SECRET", secret_hex.clone()),
             // Retries that land outside a code's window would count as guesses.
             ("PAYCODE_MERCHANT_FAILURES_PER_MIN", lots.clone()),
+            ("PAYCODE_MERCHANT_SLOT_FAILURES_PER_MIN", lots.clone()),
             ("PAYCODE_SLOT_FAILURES_PER_MIN", lots.clone()),
             ("PAYCODE_GLOBAL_FAILURES_PER_MIN", lots),
             ("RUST_LOG", "info".into()),

@@ -164,6 +164,8 @@ pub struct GuessReport {
     pub first_refusal: Option<Duration>,
     /// From the storm's start to the last guess that reached verification.
     pub last_verified: Option<Duration>,
+    /// Guesses verified in the storm's first second (the burst).
+    pub verified_first_second: u64,
     /// Storm length.
     pub storm: Duration,
     /// Honest traffic alone.
@@ -228,9 +230,10 @@ impl fmt::Display for GuessReport {
         )?;
         writeln!(
             f,
-            "lockouts: first 429 after {}, {} attacker keys refused, last guess verified after {}; rejections rows {}",
+            "lockouts: first 429 after {}, {} attacker keys refused, {} guesses verified in the first second, last guess verified after {}; rejections rows {}",
             ms(self.first_refusal),
             self.keys_refused,
+            self.verified_first_second,
             ms(self.last_verified),
             self.rejection_rows
         )?;
@@ -296,6 +299,7 @@ struct Tally {
     keys_refused: HashSet<usize>,
     first_refusal: Option<Duration>,
     last_verified: Option<Duration>,
+    verified_first_second: u64,
 }
 
 fn guess_code(rng: &mut Rng, prefix: u8) -> String {
@@ -339,7 +343,11 @@ async fn attacker_connection(
                 } else {
                     let reason = json["reason"].as_str().unwrap_or("?").to_owned();
                     *tally.declined.entry(reason).or_default() += 1;
-                    tally.last_verified = Some(started.elapsed());
+                    let at = started.elapsed();
+                    if at < Duration::from_secs(1) {
+                        tally.verified_first_second += 1;
+                    }
+                    tally.last_verified = Some(at);
                 }
             }
             429 => {
@@ -408,6 +416,7 @@ fn attack(
                     (a, b) => a.or(b),
                 };
                 sum.last_verified = sum.last_verified.max(t.last_verified);
+                sum.verified_first_second += t.verified_first_second;
             }
             Ok((sum, started, Instant::now()))
         })
@@ -591,6 +600,7 @@ pub fn run(config: &GuessConfig) -> Result<GuessReport, String> {
     report.other = tally.other;
     report.keys_refused = tally.keys_refused.len();
     report.first_refusal = tally.first_refusal;
+    report.verified_first_second = tally.verified_first_second;
     report.last_verified = tally.last_verified;
     let honest_accepted = samples.iter().filter(|s| s.2 == Outcome::Accepted).count() as i64;
     server_rt.block_on(async {
@@ -614,6 +624,17 @@ pub fn run(config: &GuessConfig) -> Result<GuessReport, String> {
     }
     if report.refused == 0 {
         v.push("the lockouts never engaged".into());
+    }
+    // The start-of-storm burst: every key starts clean, so the first second may verify at most
+    // each key's budget, and no more than the global budget plus one clean-lane code per key.
+    let keys = config.attacker_keys as u64;
+    let burst_limit = (keys * u64::from(config.limits.merchant_failures))
+        .min(u64::from(config.limits.global_failures) + keys);
+    if report.verified_first_second > burst_limit {
+        v.push(format!(
+            "{} guesses verified in the storm's first second, limit {burst_limit}",
+            report.verified_first_second
+        ));
     }
     if report.accepted_rows != honest_accepted {
         v.push(format!(

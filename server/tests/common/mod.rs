@@ -70,6 +70,7 @@ pub fn test_config() -> Config {
         initial_balance: 1_000_000,
         limits: RateLimits {
             merchant_failures: 1_000,
+            merchant_slot_failures: 1_000,
             slot_failures: 1_000,
             global_failures: 100_000,
             ..RateLimits::default()
