@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs every test of the project, on a fresh Debian machine as on a laptop. Installs what it
 # needs (PostgreSQL from Debian, Kotlin/JNA/JUnit/android-all from npm and Maven Central, Rust
-# targets with rustup, tree-sitter from PyPI) into caches it reuses.
+# targets with rustup, tree-sitter and schemathesis from PyPI) into caches it reuses.
 #
 #   scripts/test.sh                 everything
 #   PAYCODE_SKIP_MOBILE=1 scripts/test.sh    Rust only (no JVM, no cross builds)
@@ -42,6 +42,9 @@ run "test vectors" check_vectors
 
 step "Fuzz smoke: each libFuzzer target 15 s from its seed corpus (docs/FUZZING.md)"
 run "fuzz smoke" scripts/fuzz.sh 15
+
+step "OpenAPI: schemathesis from docs/openapi.yaml against the real issuer (scripts/test-openapi.sh)"
+run "schemathesis" scripts/test-openapi.sh
 
 step "The demo, scripted"
 run "paycode demo --script" cargo run -q -p paycode-cli -- demo --script
