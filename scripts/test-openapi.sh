@@ -17,8 +17,12 @@ if ! "$venv/bin/schemathesis" --version 2>/dev/null | grep -q "$version"; then
   "$venv/bin/pip" install -q "schemathesis==$version"
 fi
 
-cargo build -q -p paycode-server --bin paycode-server
-server="$PWD/target/debug/paycode-server"
+# PAYCODE_SERVER_BIN: an already built paycode-server to test instead of building one.
+server="${PAYCODE_SERVER_BIN:-}"
+if [ -z "$server" ]; then
+  cargo build -q -p paycode-server --bin paycode-server
+  server="$PWD/target/debug/paycode-server"
+fi
 work="$(mktemp -d)"
 port="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
 admin="admin-$(python3 -c 'import secrets; print(secrets.token_hex(8))')"
@@ -39,13 +43,15 @@ for _ in $(seq 100); do
   sleep 0.1
 done
 
+# One worker: with two, hypothesis 6.170's lambda-source cache raced ("AST constructor recursion
+# depth mismatch") and schemathesis reported it as an error of the run.
 st() { # st LABEL ARGS...: one schemathesis run against the issuer
   local label="$1"; shift
   echo "--- schemathesis: $label"
   "$venv/bin/schemathesis" run docs/openapi.yaml --url "http://127.0.0.1:$port" \
     --checks not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance,positive_data_acceptance,negative_data_rejection \
     --phases examples,coverage,fuzzing --max-examples "$examples" --seed 20261203 \
-    --workers 2 --generation-database none --no-color --suppress-health-check all "$@"
+    --workers 1 --generation-database none --no-color --suppress-health-check all "$@"
 }
 status=0
 # Users, login, devices and health with no credentials (device requests cannot be signed by a
