@@ -44,7 +44,7 @@ step "Fuzz smoke: each libFuzzer target 15 s from its seed corpus (docs/FUZZING.
 run "fuzz smoke" scripts/fuzz.sh 15
 
 step "OpenAPI: schemathesis from docs/openapi.yaml against the real issuer (scripts/test-openapi.sh)"
-run "schemathesis" scripts/test-openapi.sh
+run "schemathesis" env PAYCODE_SERVER_BIN=target/debug/paycode-server scripts/test-openapi.sh 20
 
 step "The demo, scripted"
 run "paycode demo --script" cargo run -q -p paycode-cli -- demo --script
