@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs every test of the project, on a fresh Debian machine as on a laptop. Installs what it
 # needs (PostgreSQL from Debian, Kotlin/JNA/JUnit/android-all from npm and Maven Central, Rust
-# targets with rustup, Swift 6 from Debian trixie in a chroot under .cache/) into caches it reuses.
+# targets with rustup, schemathesis from PyPI, Swift 6 from Debian trixie in a chroot under
+# .cache/) into caches it reuses.
 #
 #   scripts/test.sh                 everything
 #   PAYCODE_SKIP_MOBILE=1 scripts/test.sh    Rust only (no JVM, no Swift, no cross builds)
@@ -42,6 +43,9 @@ run "test vectors" check_vectors
 
 step "Fuzz smoke: each libFuzzer target 15 s from its seed corpus (docs/FUZZING.md)"
 run "fuzz smoke" scripts/fuzz.sh 15
+
+step "OpenAPI: schemathesis from docs/openapi.yaml against the real issuer (scripts/test-openapi.sh)"
+run "schemathesis" env PAYCODE_SERVER_BIN=target/debug/paycode-server scripts/test-openapi.sh 20
 
 step "The demo, scripted"
 run "paycode demo --script" cargo run -q -p paycode-cli -- demo --script

@@ -29,13 +29,18 @@ enum Command {
         #[arg(long)]
         script: bool,
     },
-    /// Run the issuer (same as the paycode-server binary; PAYCODE_* variables configure it).
+    /// Run the issuer in this process, as `paycode-server serve` does: PAYCODE_* variables
+    /// configure it (docs/API.md); SIGTERM or Ctrl-C stops it gracefully.
     Serve,
     /// A wallet on this machine, secrets in the OS keyring, talking to an issuer.
     Wallet {
         /// Issuer base URL.
         #[arg(long, default_value = "http://127.0.0.1:8080", env = "PAYCODE_ISSUER")]
         issuer: String,
+        /// Which of this account's wallets: each profile (1..=32 of A-Z a-z 0-9 _ -) has its own
+        /// device and secrets in the keyring.
+        #[arg(long, default_value = "default", env = "PAYCODE_WALLET_PROFILE", value_parser = profile_name)]
+        profile: String,
         #[command(subcommand)]
         action: WalletAction,
     },
@@ -65,7 +70,11 @@ fn main() {
         Command::Demo { script: true } => demo::script(),
         Command::Demo { script: false } => demo::interactive(),
         Command::Serve => serve(),
-        Command::Wallet { issuer, action } => wallet(&issuer, action),
+        Command::Wallet {
+            issuer,
+            profile,
+            action,
+        } => wallet(&issuer, &profile, action),
     };
     if let Err(message) = result {
         eprintln!("paycode: {message}");
@@ -74,29 +83,42 @@ fn main() {
 }
 
 fn serve() -> Result<(), String> {
-    // The issuer binary is the single implementation; `paycode serve` runs it.
-    let exe = std::env::current_exe().map_err(|e| e.to_string())?;
-    let server = exe.with_file_name("paycode-server");
-    let status = std::process::Command::new(&server)
-        .arg("serve")
-        .status()
-        .map_err(|e| {
-            format!(
-                "cannot start {}: {e} (build it with cargo build -p paycode-server)",
-                server.display()
-            )
-        })?;
-    if status.success() {
-        Ok(())
+    // The issuer is a library: run it here, so that a signal to this process stops it.
+    paycode_server::init_logging();
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| format!("cannot start the runtime: {e}"))?
+        .block_on(paycode_server::serve_from_env())
+}
+
+/// A profile name: 1..=32 of `[A-Za-z0-9_-]`.
+fn profile_name(text: &str) -> Result<String, String> {
+    let ok = (1..=32).contains(&text.len())
+        && text
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
+    if ok {
+        Ok(text.to_owned())
     } else {
-        Err(format!("issuer exited with {status}"))
+        Err("a profile is 1 to 32 of A-Z a-z 0-9 _ -".into())
     }
 }
 
-fn wallet(issuer: &str, action: WalletAction) -> Result<(), String> {
+/// The keyring namespace of a profile. "default" keeps the name wallets had before profiles.
+fn profile_namespace(profile: &str) -> String {
+    if profile == "default" {
+        "wallet".into()
+    } else {
+        // Profile names have no '.', so no namespace is a prefix of another's entry names.
+        format!("wallet-{profile}")
+    }
+}
+
+fn wallet(issuer: &str, profile: &str, action: WalletAction) -> Result<(), String> {
     let store = KeyringStore::new("paycode-cli").map_err(|e| e.to_string())?;
     let config = WalletConfig {
-        namespace: "wallet".into(),
+        namespace: profile_namespace(profile),
         platform: "paycode cli".into(),
         ..WalletConfig::default()
     };

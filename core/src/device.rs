@@ -126,9 +126,16 @@ pub fn verify_request(
         .map_err(|_| SignatureError::BadSignature)
 }
 
-/// Whether `bytes` is a valid X25519 public key encoding for HPKE.
+/// Whether the issuer can seal to `bytes` as an X25519 public key (HPKE). Every 32 bytes
+/// decode, but a point of small order (u = 0, 1, p−1, p, p+1, the two order-8 points, and their
+/// encodings with the top bit set) gives the all-zero shared secret with every (clamped) scalar,
+/// which RFC 9180 §7.1.4 makes an encapsulation error: such a key is refused here, so a client
+/// sending one gets a field error rather than a sealing failure.
 pub fn is_valid_sealing_key(bytes: &[u8; 32]) -> bool {
-    <X25519HkdfSha256 as hpke::Kem>::PublicKey::from_bytes(bytes).is_ok()
+    type PublicKey = <X25519HkdfSha256 as hpke::Kem>::PublicKey;
+    // A clamped scalar is a multiple of 8, so the DH result is zero exactly for the small-order
+    // points, whichever ephemeral key `encap` draws: the check does not depend on chance.
+    PublicKey::from_bytes(bytes).is_ok_and(|key| X25519HkdfSha256::encap(&key, None).is_ok())
 }
 
 #[cfg(test)]
@@ -166,6 +173,43 @@ mod tests {
         let other = DeviceSecret::generate(&FixedEntropy(4)).unwrap().public_keys();
         assert_ne!(other, keys);
         assert!(is_valid_sealing_key(&keys.sealing));
+    }
+
+    #[test]
+    fn small_order_sealing_keys_are_refused() {
+        let p_minus = |d: u8| {
+            let mut k = [0xff; 32];
+            k[31] = 0x7f;
+            k[0] = 0xff - d;
+            k
+        };
+        let small_order = [
+            [0u8; 32],
+            {
+                let mut k = [0u8; 32];
+                k[0] = 1;
+                k
+            },
+            p_minus(19), // p − 1
+            p_minus(18), // p
+            p_minus(17), // p + 1
+            hex32("e0eb7a7c3b41b8ae1656e3faf19fc46ada098deb9c32b1fd866205165f49b800"),
+            hex32("5f9c95bca3508c24b1d0b1559c83ef5b04445cc4581c8e86d8224eddd09f1157"),
+        ];
+        for key in small_order {
+            assert!(!is_valid_sealing_key(&key), "{key:02x?}");
+            let mut high = key;
+            high[31] |= 0x80;
+            assert!(!is_valid_sealing_key(&high), "{high:02x?}");
+        }
+    }
+
+    fn hex32(text: &str) -> [u8; 32] {
+        let mut out = [0u8; 32];
+        for (i, byte) in out.iter_mut().enumerate() {
+            *byte = u8::from_str_radix(&text[2 * i..2 * i + 2], 16).unwrap();
+        }
+        out
     }
 
     #[test]

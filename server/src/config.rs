@@ -2,6 +2,8 @@
 //! variables by the binary (see `docs/API.md`, "Configuration"); built in code by tests and
 //! embedders.
 
+use std::time::Duration;
+
 use paycode_core::{Prefix, TimeParams};
 
 use crate::ratelimit::RateLimits;
@@ -37,6 +39,15 @@ pub struct Config {
     pub max_body_bytes: usize,
     /// Brute-force limits.
     pub limits: RateLimits,
+    /// A connection must send a complete request head within this long of opening or of its
+    /// previous answer; otherwise it is closed. This is both the idle (keep-alive) timeout and
+    /// the header-read timeout.
+    pub header_timeout: Duration,
+    /// A request body must arrive whole within this long of its head (else 408).
+    pub body_timeout: Duration,
+    /// Connections served at once (lowered to fit the open-file limit); more wait in the
+    /// listen backlog.
+    pub max_connections: usize,
     /// Cost of password hashing: `true` uses argon2's defaults (production), `false` a cheap
     /// setting for tests and benches only.
     pub strong_password_hashing: bool,
@@ -60,6 +71,9 @@ impl Default for Config {
             max_body_bytes: 16 * 1024,
             limits: RateLimits::default(),
             strong_password_hashing: true,
+            header_timeout: Duration::from_secs(30),
+            body_timeout: Duration::from_secs(10),
+            max_connections: 1024,
         }
     }
 }
@@ -94,6 +108,14 @@ impl Config {
             return Err(ConfigError(
                 "the refusal delay must be at most 10 s (10000 ms): a refused merchant's request is held that long".into(),
             ));
+        }
+        if self.header_timeout.is_zero() || self.body_timeout.is_zero() {
+            return Err(ConfigError(
+                "the header and body timeouts must be positive".into(),
+            ));
+        }
+        if self.max_connections == 0 {
+            return Err(ConfigError("max connections must be at least 1".into()));
         }
         Ok(())
     }
@@ -157,6 +179,15 @@ impl Config {
         }
         if let Some(ms) = num("PAYCODE_REFUSAL_DELAY_MS")? {
             c.limits.refusal_delay_ms = ms;
+        }
+        if let Some(s) = num::<u64>("PAYCODE_HEADER_TIMEOUT_SECS")? {
+            c.header_timeout = Duration::from_secs(s);
+        }
+        if let Some(s) = num::<u64>("PAYCODE_BODY_TIMEOUT_SECS")? {
+            c.body_timeout = Duration::from_secs(s);
+        }
+        if let Some(n) = num("PAYCODE_MAX_CONNECTIONS")? {
+            c.max_connections = n;
         }
         c.validate()?;
         Ok(c)

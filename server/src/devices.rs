@@ -170,9 +170,15 @@ fn make_bundle(
         tracing::error!(error = %e, "cannot issue a credential");
         ApiError::internal()
     })?;
-    let bundle = seal(&credential, device_id, sequence, now_ms, &sealing).map_err(|e| {
-        tracing::error!(error = %e, "cannot seal a bundle");
-        ApiError::internal()
+    let bundle = seal(&credential, device_id, sequence, now_ms, &sealing).map_err(|e| match e {
+        // The client's key: its mistake, not ours (provisioning checks it before this).
+        paycode_core::bundle::BundleError::BadDeviceKey => {
+            ApiError::invalid("invalid_field", "sealing_key is not an X25519 public key")
+        }
+        e => {
+            tracing::error!(error = %e, "cannot seal a bundle");
+            ApiError::internal()
+        }
     })?;
     Ok(wire::b64(&bundle))
 }

@@ -28,6 +28,6 @@ pub mod users;
 pub mod util;
 pub mod verify;
 
-pub use app::{router, serve};
+pub use app::{init_logging, router, serve, serve_from_env, shutdown_signal, state_from_env};
 pub use config::Config;
 pub use state::{AppState, StartError};

@@ -4,64 +4,77 @@
 //! paycode-server [serve]                 run the issuer (PAYCODE_LISTEN, default 127.0.0.1:8080)
 //! paycode-server create-merchant NAME    create a merchant and print its API key once
 //! ```
-//! Configuration: `PAYCODE_*` variables (docs/API.md, "Configuration").
+//! Configuration: `PAYCODE_*` variables (docs/API.md, "Configuration"). Nothing is created
+//! before the arguments and the configuration are valid.
 
-use std::path::PathBuf;
-use std::sync::Arc;
+use clap::{Parser, Subcommand};
 
-use paycode_core::SystemClock;
-use paycode_server::{AppState, Config, keys};
+const ENVIRONMENT: &str = "\
+Configuration (environment; docs/API.md, \"Configuration\"):
+  PAYCODE_LISTEN               address to listen on [default: 127.0.0.1:8080]
+  PAYCODE_DATABASE_URL         sqlite:PATH or postgres://… [default: sqlite:paycode.db]
+  PAYCODE_ISSUER_SECRET_FILE   issuer secrets, created if missing [default: paycode-issuer.keys]
+  PAYCODE_ISSUER_SECRET        64 hex digits, epoch 1; overrides the file
+  PAYCODE_ADMIN_TOKEN          bearer token of the admin endpoints [default: unset, off]
+  PAYCODE_HEADER_TIMEOUT_SECS  idle / request-head timeout of a connection [default: 30]
+  PAYCODE_BODY_TIMEOUT_SECS    request-body timeout [default: 10]
+  PAYCODE_MAX_CONNECTIONS      connections served at once [default: 1024, kept under the open-file limit]
+  RUST_LOG                     log filter [default: info]
+and the protocol and policy variables listed in docs/API.md.
+
+SIGTERM or Ctrl-C stops accepting connections, lets requests in flight finish (at most 10 s)
+and exits 0.";
+
+#[derive(Parser)]
+#[command(
+    name = "paycode-server",
+    version,
+    about = "The paycode issuer: provisioning, sync, online codes and exactly-once payments over HTTP",
+    after_help = ENVIRONMENT
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the issuer (the default).
+    Serve,
+    /// Create a merchant and print its id and API key once.
+    CreateMerchant {
+        /// The merchant's display name (1..=64 characters).
+        name: String,
+    },
+}
 
 fn fail(message: impl std::fmt::Display) -> ! {
     eprintln!("paycode-server: {message}");
     std::process::exit(2)
 }
 
-#[tokio::main]
-async fn main() {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
-        )
-        .init();
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    let config = Config::from_env().unwrap_or_else(|e| fail(e));
-    let key_file = PathBuf::from(
-        std::env::var("PAYCODE_ISSUER_SECRET_FILE").unwrap_or_else(|_| "paycode-issuer.keys".into()),
-    );
-    let env_secret = std::env::var("PAYCODE_ISSUER_SECRET").ok();
-    let keyring =
-        keys::load_or_create(&key_file, env_secret.as_deref(), config.prefix).unwrap_or_else(|e| fail(e));
-    let state = AppState::new(config, keyring, Arc::new(SystemClock))
-        .await
-        .unwrap_or_else(|e| fail(e));
-    match args.first().map(String::as_str) {
-        None | Some("serve") => {
-            let listen = std::env::var("PAYCODE_LISTEN").unwrap_or_else(|_| "127.0.0.1:8080".into());
-            let listener = tokio::net::TcpListener::bind(&listen)
-                .await
-                .unwrap_or_else(|e| fail(format!("cannot listen on {listen}: {e}")));
-            let shutdown = async {
-                let _ = tokio::signal::ctrl_c().await;
-            };
-            paycode_server::serve(listener, state, shutdown)
-                .await
-                .unwrap_or_else(|e| fail(e));
+fn main() {
+    // Parsed before anything else: --help, --version and a bad option touch nothing.
+    let cli = Cli::parse();
+    paycode_server::init_logging();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap_or_else(|e| fail(format!("cannot start the runtime: {e}")));
+    runtime.block_on(async {
+        match cli.command {
+            None | Some(Command::Serve) => {
+                paycode_server::serve_from_env().await.unwrap_or_else(|e| fail(e));
+            }
+            Some(Command::CreateMerchant { name }) => {
+                let state = paycode_server::state_from_env().await.unwrap_or_else(|e| fail(e));
+                let (id, key) = state
+                    .create_merchant(&name)
+                    .await
+                    .unwrap_or_else(|e| fail(e.message));
+                // Printed once to the operator's terminal, never logged.
+                println!("merchant_id={id}\napi_key={key}");
+            }
         }
-        Some("create-merchant") => {
-            let name = args
-                .get(1)
-                .unwrap_or_else(|| fail("usage: paycode-server create-merchant NAME"));
-            let (id, key) = state
-                .create_merchant(name)
-                .await
-                .unwrap_or_else(|e| fail(e.message));
-            // Printed once to the operator's terminal, never logged.
-            println!("merchant_id={id}\napi_key={key}");
-        }
-        Some(other) => fail(format!(
-            "unknown command {other:?}: use serve or create-merchant NAME"
-        )),
-    }
+    });
 }
