@@ -10,7 +10,9 @@ use std::hint::black_box;
 use std::sync::Arc;
 
 use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
-use paycode_core::verifier::{DeviceRecord, DeviceStatus, InMemoryDirectory, Verifier, VerifierConfig};
+use paycode_core::verifier::{
+    DeviceProtocol, DeviceRecord, DeviceStatus, InMemoryDirectory, Verifier, VerifierConfig,
+};
 use paycode_core::{IssuerKeyring, IssuerSecret, ManualClock, OfflineCredential, Prefix, Seed, TimeParams};
 
 const T0: i64 = 1_795_305_600;
@@ -68,6 +70,7 @@ fn verify(c: &mut Criterion) {
                 status: DeviceStatus::Active,
                 valid_from: T0,
                 valid_until: T0 + 7 * 86_400,
+                protocol: DeviceProtocol::V1,
             });
         }
         let clock = ManualClock::at_secs(T0 + 3_600);
