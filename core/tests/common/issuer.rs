@@ -89,7 +89,7 @@ impl TestIssuer {
             online_codes: Mutex::new(HashMap::new()),
             network: Mutex::new(Network::Up),
             log: Mutex::new(Vec::new()),
-            validity_secs: Mutex::new(3 * 86_400),
+            validity_secs: Mutex::new(7 * 86_400),
             renew_on_sync: Mutex::new(true),
             tamper_bundles: Mutex::new(None),
             issue_protocol: Mutex::new(Protocol::V2),
@@ -280,7 +280,7 @@ impl Backend for TestIssuer {
                 let body: wire::SyncRequest = serde_json::from_slice(&request.body).unwrap();
                 let left = body.valid_until - self.clock.now_secs();
                 let renew = *self.renew_on_sync.lock().unwrap();
-                let bundle = (renew && status == "active" && left < 86_400).then(|| {
+                let bundle = (renew && status == "active" && left < 3 * 86_400).then(|| {
                     dev.sequence += 1;
                     wire::b64(&self.issue(&device_id, dev))
                 });
