@@ -280,7 +280,11 @@ impl Backend for TestIssuer {
                 let body: wire::SyncRequest = serde_json::from_slice(&request.body).unwrap();
                 let left = body.valid_until - self.clock.now_secs();
                 let renew = *self.renew_on_sync.lock().unwrap();
-                let bundle = (renew && status == "active" && left < 3 * 86_400).then(|| {
+                // A device on protocol 1 migrates at its first sync once the issuer issues
+                // protocol 2 (PROTOCOL.md §12.7), whatever validity it has left.
+                let on_v1 = record.as_ref().is_some_and(|r| !r.protocol.v2);
+                let migrate = on_v1 && *self.issue_protocol.lock().unwrap() == Protocol::V2;
+                let bundle = (renew && status == "active" && (left < 3 * 86_400 || migrate)).then(|| {
                     dev.sequence += 1;
                     wire::b64(&self.issue(&device_id, dev))
                 });
