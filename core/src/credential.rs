@@ -297,10 +297,10 @@ impl OfflineCredential {
 pub const DEFAULT_REFRESHES: u8 = 4;
 /// Bytes of one identity-table entry: a value below 10^10 as a 5-byte big-endian integer.
 pub const TABLE_ENTRY_BYTES: usize = 5;
-/// Most identity-table entries a protocol-2 credential may hold: 7 days of 60-second steps, one
-/// more for an interval not aligned to a step, with 4 refreshes (40,324 entries, 201,620 bytes).
+/// Most identity-table entries a protocol-2 credential may hold: 7 days of 60-second steps, 16
+/// more (an interval not aligned to steps, the verification window a sync re-covers), with 4 refreshes (40,384 entries, 201,920 bytes).
 /// Bounds bundle size and issuer work per sync.
-pub const MAX_TABLE_ENTRIES: usize = (7 * 1440 + 1) * 4;
+pub const MAX_TABLE_ENTRIES: usize = (7 * 1440 + 16) * 4;
 
 /// The steps `[first, last]` whose codes a validity interval can make.
 fn steps_covered(time: TimeParams, valid_from: i64, valid_until: i64) -> (u64, u64) {
@@ -374,7 +374,7 @@ impl LimitedUseCredential {
             .ok_or(CredentialError::BadTable("interval"))?;
         if entries > MAX_TABLE_ENTRIES {
             return Err(CredentialError::BadTable(
-                "more entries than 7 days of 60-s steps × 4 (40,324)",
+                "more entries than 7 days of 60-s steps × 4 (40,384)",
             ));
         }
         if table.len() != entries * TABLE_ENTRY_BYTES {
@@ -425,7 +425,7 @@ impl LimitedUseCredential {
             .ok_or(CredentialError::BadTable("interval"))?;
         if entries > MAX_TABLE_ENTRIES {
             return Err(CredentialError::BadTable(
-                "more entries than 7 days of 60-s steps × 4 (40,324)",
+                "more entries than 7 days of 60-s steps × 4 (40,384)",
             ));
         }
         let (first, last) = steps_covered(time, valid_from, valid_until);

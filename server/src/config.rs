@@ -93,8 +93,10 @@ impl Config {
         if !(1..=paycode_core::code::COUNTERS_PER_STEP).contains(&self.refreshes) {
             return Err(ConfigError("refreshes per step must be 1..=10".into()));
         }
-        // The largest table: an interval not aligned to steps touches one step more.
-        let entries = (self.validity_secs / i64::from(self.time.step_secs) + 1) * i64::from(self.refreshes);
+        // The largest table: a sync re-covers the verification window (skew_back + 1 steps) and
+        // an interval not aligned to steps touches one step more.
+        let entries = (self.validity_secs / i64::from(self.time.step_secs) + 2 + i64::from(self.skew_back))
+            * i64::from(self.refreshes);
         if entries > paycode_core::credential::MAX_TABLE_ENTRIES as i64 {
             return Err(ConfigError(format!(
                 "validity {} s at {} s steps and {} refreshes needs {entries} identities per bundle; at most {} (7 days of 60-s steps × 4)",
