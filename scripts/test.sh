@@ -38,6 +38,8 @@ step "Rust: test vectors are what the code generates"
 check_vectors() {
   cargo run -q -p paycode-core --example gen_vectors | diff -u docs/test-vectors.json - \
     || { echo "docs/test-vectors.json is stale: regenerate it (docs/PROTOCOL.md §9)"; return 1; }
+  cargo run -q -p paycode-core --example gen_vectors v2 | diff -u docs/test-vectors-v2.json - \
+    || { echo "docs/test-vectors-v2.json is stale: regenerate it (docs/PROTOCOL.md §12.8)"; return 1; }
 }
 run "test vectors" check_vectors
 

@@ -14,7 +14,9 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use paycode_core::backend as core_backend;
-use paycode_core::verifier::{DeviceRecord, DeviceStatus, InMemoryDirectory, Verifier, VerifierConfig};
+use paycode_core::verifier::{
+    DeviceProtocol, DeviceRecord, DeviceStatus, InMemoryDirectory, Verifier, VerifierConfig,
+};
 use paycode_core::{
     Clock, InMemoryReplayGuard, IssuerKeyring, IssuerSecret, ManualClock, OfflineCredential, Prefix,
     ReplayGuard, Seed, TimeParams, VerifyError, bundle, device, wire,
@@ -452,6 +454,7 @@ impl TestIssuer {
             status: DeviceStatus::Active,
             valid_from,
             valid_until: device.valid_until,
+            protocol: DeviceProtocol::V1,
         });
         ledger.slots.insert(slot, device_id.clone());
         ledger.devices.insert(device_id.clone(), device);
@@ -503,6 +506,7 @@ impl TestIssuer {
                 status: device.status,
                 valid_from: device.valid_from,
                 valid_until: device.valid_until,
+                protocol: DeviceProtocol::V1,
             });
         }
         json(

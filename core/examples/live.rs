@@ -3,7 +3,9 @@
 
 use std::sync::Arc;
 
-use paycode_core::verifier::{DeviceRecord, DeviceStatus, InMemoryDirectory, Verifier, VerifierConfig};
+use paycode_core::verifier::{
+    DeviceProtocol, DeviceRecord, DeviceStatus, InMemoryDirectory, Verifier, VerifierConfig,
+};
 use paycode_core::{
     Clock, InMemoryReplayGuard, IssuerKeyring, IssuerSecret, ManualClock, OfflineCredential, Prefix, Seed,
     SystemClock, TimeParams,
@@ -40,6 +42,7 @@ fn main() {
         status: DeviceStatus::Active,
         valid_from: now,
         valid_until,
+        protocol: DeviceProtocol::V1,
     });
     println!("provisioned slot {slot}, offline until unix {valid_until}\n");
     for step in 0..steps {

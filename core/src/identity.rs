@@ -24,8 +24,30 @@ use crate::secret::{IdentityKey, IssuerSecret};
 /// Seconds in a UTC day: identity keys rotate at 00:00 UTC.
 pub const SECONDS_PER_DAY: u64 = 86_400;
 
-/// HKDF salt of every key this protocol version derives.
+/// HKDF salt of the protocol-1 day keys (the keys v1 bundles carry to every device).
 pub const HKDF_SALT: &[u8] = b"paycode/v1";
+/// HKDF salt of the protocol-2 day keys: they never leave the issuer (`docs/PROTOCOL.md` §12).
+pub const HKDF_SALT_V2: &[u8] = b"paycode/v2";
+
+/// A protocol version: which key family an identity field is encrypted under.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Protocol {
+    /// Day keys derived with salt `paycode/v1`, carried in every device's bundle.
+    V1,
+    /// Day keys derived with salt `paycode/v2`, held by the issuer only; devices receive their
+    /// own identity fields, precomputed.
+    V2,
+}
+
+impl Protocol {
+    /// The HKDF salt of this version's day keys.
+    pub fn salt(self) -> &'static [u8] {
+        match self {
+            Protocol::V1 => HKDF_SALT,
+            Protocol::V2 => HKDF_SALT_V2,
+        }
+    }
+}
 
 /// A device's slot under a prefix: `0 ..= 999_999_999`.
 pub type Slot = u32;
@@ -39,7 +61,19 @@ pub fn day_of_step(step: u64, step_secs: u32) -> u32 {
 
 /// Derives the identity key of `day` for `prefix` in `epoch` from the issuer's epoch secret.
 pub fn derive_identity_key(secret: &IssuerSecret, prefix: Prefix, epoch: u32, day: u32) -> IdentityKey {
-    let hkdf = Hkdf::<Sha256>::new(Some(HKDF_SALT), secret.expose_secret());
+    derive_day_key(Protocol::V1, secret, prefix, epoch, day)
+}
+
+/// Derives the day key of `protocol` for `day`: HKDF-SHA256 with that version's salt and the
+/// same `info` in both versions, so the two families are independent.
+pub fn derive_day_key(
+    protocol: Protocol,
+    secret: &IssuerSecret,
+    prefix: Prefix,
+    epoch: u32,
+    day: u32,
+) -> IdentityKey {
+    let hkdf = Hkdf::<Sha256>::new(Some(protocol.salt()), secret.expose_secret());
     let mut info = [0u8; 8 + 1 + 4 + 4];
     info[..8].copy_from_slice(b"identity");
     info[8] = prefix.get();
@@ -197,10 +231,15 @@ impl IssuerKeyring {
         &self.epochs[index.saturating_sub(1)]
     }
 
-    /// The identity key of `day`.
+    /// The protocol-1 identity key of `day`.
     pub fn day_key(&self, day: u32) -> IdentityKey {
+        self.day_key_of(Protocol::V1, day)
+    }
+
+    /// The identity key of `day` in `protocol`. Protocol-2 keys never leave the issuer.
+    pub fn day_key_of(&self, protocol: Protocol, day: u32) -> IdentityKey {
         let epoch = self.epoch_for_day(day);
-        derive_identity_key(&epoch.secret, self.prefix, epoch.epoch, day)
+        derive_day_key(protocol, &epoch.secret, self.prefix, epoch.epoch, day)
     }
 }
 

@@ -39,14 +39,16 @@ pub mod wire;
 
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use code::{ParseError, PaymentCode, Prefix};
-pub use credential::{CredentialError, GenerateError, OfflineCredential, TimeParams};
-pub use identity::{IssuerKeyring, Slot};
+pub use credential::{
+    Credential, CredentialError, GenerateError, LimitedUseCredential, OfflineCredential, TimeParams,
+};
+pub use identity::{IssuerKeyring, Protocol, Slot};
 pub use replay::{CodeMark, GuardError, InMemoryReplayGuard, ReplayGuard};
 pub use secret::{IdentityKey, IssuerSecret, SecretBytes, Seed};
 pub use vault::{SecretStore, StoreError};
 pub use verifier::{
-    DeviceDirectory, DeviceRecord, DeviceStatus, DirectoryError, InMemoryDirectory, Rejection, Verified,
-    Verifier, VerifierConfig, VerifyError,
+    DeviceDirectory, DeviceProtocol, DeviceRecord, DeviceStatus, DirectoryError, InMemoryDirectory,
+    Rejection, Verified, Verifier, VerifierConfig, VerifyError,
 };
 pub use wallet::{
     CodeListener, CodeSource, FallbackPolicy, InlineRunner, ShownCode, TaskRunner, ThreadRunner, Wallet,

@@ -6,7 +6,8 @@
 //! | name | value |
 //! |---|---|
 //! | `ns.device` | the 32-byte [`DeviceSecret`] |
-//! | `ns.cred.a`, `ns.cred.b` | sealed credential bundles (`crate::bundle` format, as received) |
+//! | `ns.cred.a`, `ns.cred.b` | sealed credential bundles (`crate::bundle` format, as received), or for a bundle longer than [`CHUNK_BYTES`] a manifest |
+//! | `ns.cred.a.0` … `ns.cred.a.6` (and `b`) | the chunks of a bundle whose `ns.cred.x` is a manifest |
 //! | `ns.active` | one byte, `a` or `b`: which bundle is in force |
 //! | `ns.state` | 24 bytes: clock offset (i64 ms), last shown step (u64), last shown counter (u8), pad |
 //!
@@ -16,8 +17,25 @@
 //! deleted. A crash or failure at any point leaves the old or the new bundle in force, never
 //! neither, and the slot not in force is deleted at the next start (tested with a store that
 //! fails at every write and delete index).
+//!
+//! **Chunks.** A version-2 bundle (ADR 010) is ~87 KB by default and up to ~202 KB, more than
+//! some keystores take in one entry (Linux keyutils `user` keys: 32,767 bytes). A bundle longer
+//! than [`CHUNK_BYTES`] is written as chunks `ns.cred.x.0 …` first, then the manifest
+//! `ns.cred.x` = `"PCK1" ‖ length u32 ‖ chunk count u8 ‖ SHA-256(bundle)` (41 bytes), all in
+//! the inactive slot, before the one write that switches `ns.active`. Loading checks the
+//! length and digest, so a torn or mixed set of chunks is refused as corrupt, never used.
+
+use sha2::{Digest, Sha256};
 
 use crate::device::DeviceSecret;
+
+/// Largest value the vault writes to one keystore entry: below the 32,767-byte payload limit
+/// of Linux keyutils `user` keys, the smallest limit of the stores we target.
+pub const CHUNK_BYTES: usize = 32_000;
+/// Most chunks of one bundle: `ceil(MAX_BUNDLE_LEN / CHUNK_BYTES)`.
+pub const MAX_CHUNKS: usize = crate::bundle::MAX_BUNDLE_LEN.div_ceil(CHUNK_BYTES);
+const MANIFEST_MAGIC: &[u8; 4] = b"PCK1";
+const MANIFEST_LEN: usize = 4 + 4 + 1 + 32;
 
 /// Why the secret store failed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -223,14 +241,48 @@ impl Vault<'_> {
             .as_slice()
             .try_into()
             .map_err(|_| StoreError::Corrupt("device key length".into()))?;
-        let bundle = zeroize::Zeroizing::new(self.store.get(&self.name(slot))?);
+        let bundle = self.read_bundle(slot)?;
         // The other slot is never in force here: a bundle an interrupted install wrote but did
         // not switch to, or the old one a failed delete left. Neither stays behind.
-        let _ = self.store.delete(&self.name(inactive));
+        self.delete_slot(inactive);
         Ok(Some(Stored {
             device: DeviceSecret::from_bytes(device),
             bundle,
         }))
+    }
+
+    /// Reads the bundle of slot `slot` (`cred.a` or `cred.b`), whole or from its chunks.
+    fn read_bundle(&self, slot: &str) -> Result<zeroize::Zeroizing<Vec<u8>>, StoreError> {
+        let head = zeroize::Zeroizing::new(self.store.get(&self.name(slot))?);
+        if !head.starts_with(MANIFEST_MAGIC) {
+            return Ok(head);
+        }
+        let corrupt = || StoreError::Corrupt("credential chunks".into());
+        if head.len() != MANIFEST_LEN {
+            return Err(corrupt());
+        }
+        let total = u32::from_be_bytes(head[4..8].try_into().expect("4 bytes")) as usize;
+        let count = usize::from(head[8]);
+        if count == 0 || count > MAX_CHUNKS || total > count * CHUNK_BYTES {
+            return Err(corrupt());
+        }
+        let mut bundle = zeroize::Zeroizing::new(Vec::with_capacity(total));
+        for i in 0..count {
+            let chunk = zeroize::Zeroizing::new(self.store.get(&self.name(&format!("{slot}.{i}")))?);
+            bundle.extend_from_slice(&chunk);
+        }
+        if bundle.len() != total || Sha256::digest(&bundle[..]).as_slice() != &head[9..] {
+            return Err(corrupt());
+        }
+        Ok(bundle)
+    }
+
+    /// Deletes a slot's bundle and every chunk it may have; failures are left for later.
+    fn delete_slot(&self, slot: &str) {
+        let _ = self.store.delete(&self.name(slot));
+        for i in 0..MAX_CHUNKS {
+            let _ = self.store.delete(&self.name(&format!("{slot}.{i}")));
+        }
     }
 
     /// Stores the device secret of a new provisioning.
@@ -250,11 +302,28 @@ impl Vault<'_> {
         } else {
             ("a", "cred.b")
         };
-        self.store.put(&self.name(&format!("cred.{target}")), bundle)?;
+        let slot = format!("cred.{target}");
+        if bundle.len() <= CHUNK_BYTES {
+            self.store.put(&self.name(&slot), bundle)?;
+        } else {
+            let count = bundle.len().div_ceil(CHUNK_BYTES);
+            if count > MAX_CHUNKS {
+                return Err(StoreError::Unavailable("credential bundle too large".into()));
+            }
+            for (i, chunk) in bundle.chunks(CHUNK_BYTES).enumerate() {
+                self.store.put(&self.name(&format!("{slot}.{i}")), chunk)?;
+            }
+            let mut manifest = Vec::with_capacity(MANIFEST_LEN);
+            manifest.extend_from_slice(MANIFEST_MAGIC);
+            manifest.extend_from_slice(&(bundle.len() as u32).to_be_bytes());
+            manifest.push(count as u8);
+            manifest.extend_from_slice(&Sha256::digest(bundle));
+            self.store.put(&self.name(&slot), &manifest)?;
+        }
         self.store.put(&self.name("active"), target.as_bytes())?;
         // The old slot is no longer in force; if deleting it fails, the next start (`load`)
         // deletes it, or the next install overwrites it.
-        let _ = self.store.delete(&self.name(old));
+        self.delete_slot(old);
         Ok(())
     }
 
@@ -275,8 +344,8 @@ impl Vault<'_> {
         let mut first_error = None;
         // The pointer goes first: once it is gone the wallet is logged out even if a later
         // delete fails.
-        for suffix in ["active", "cred.a", "cred.b", "device", "state"] {
-            if let Err(e) = self.store.delete(&self.name(suffix)) {
+        for suffix in entry_suffixes() {
+            if let Err(e) = self.store.delete(&self.name(&suffix)) {
                 first_error.get_or_insert(e);
             }
         }
@@ -286,10 +355,30 @@ impl Vault<'_> {
 
 /// Every entry name a wallet with namespace `ns` may write (to check that logout leaves none).
 pub fn entry_names(ns: &str) -> Vec<String> {
-    ["active", "cred.a", "cred.b", "device", "state"]
-        .iter()
-        .map(|s| format!("{ns}.{s}"))
-        .collect()
+    entry_suffixes().iter().map(|s| format!("{ns}.{s}")).collect()
+}
+
+/// The names under a namespace, the pointer first.
+fn entry_suffixes() -> Vec<String> {
+    let mut names: Vec<String> = ["active", "cred.a", "cred.b"].map(String::from).to_vec();
+    for slot in ["cred.a", "cred.b"] {
+        names.extend((0..MAX_CHUNKS).map(|i| format!("{slot}.{i}")));
+    }
+    names.extend(["device", "state"].map(String::from));
+    names
+}
+
+/// The bundle in force in `store` under namespace `ns`, reassembled from its chunks (for tests
+/// and tools that inspect what a phone holds); `Ok(None)` if none is installed.
+pub fn installed_bundle(store: &dyn SecretStore, ns: &str) -> Result<Option<Vec<u8>>, StoreError> {
+    let vault = Vault { store, ns };
+    let active = match store.get(&vault.name("active")) {
+        Ok(v) => v,
+        Err(StoreError::NotFound) => return Ok(None),
+        Err(e) => return Err(e),
+    };
+    let slot = if active == b"a" { "cred.a" } else { "cred.b" };
+    Ok(Some(vault.read_bundle(slot)?.to_vec()))
 }
 
 #[cfg(test)]

@@ -5,6 +5,12 @@
 //! (slot, counter), look the slot up, and compare the OTP in constant time. Exactly one match is
 //! an acceptance; two matches (possible with probability ~10^-6 per extra step) are rejected as
 //! ambiguous rather than risk debiting the wrong device.
+//!
+//! Two protocol versions are accepted side by side (`docs/PROTOCOL.md` §12.6): for each step,
+//! the field is decrypted under the protocol-2 day key, and — until the configured v1 cut-off —
+//! also under the protocol-1 day key. A slot found under a version's key counts only if the
+//! directory says the device accepts that version for that step ([`DeviceProtocol`]), so the
+//! holder of a protocol-1 bundle cannot aim codes at a device that has moved to protocol 2.
 
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
@@ -14,7 +20,7 @@ use subtle::ConstantTimeEq;
 use crate::clock::Clock;
 use crate::code::{ParseError, PaymentCode, Prefix};
 use crate::credential::TimeParams;
-use crate::identity::{IdentityCipher, IssuerKeyring, Slot, day_of_step};
+use crate::identity::{IdentityCipher, IssuerKeyring, Protocol, Slot, day_of_step};
 use crate::otp::payment_otp;
 use crate::replay::{CodeMark, GuardError, ReplayGuard};
 use crate::secret::Seed;
@@ -43,6 +49,51 @@ pub struct DeviceRecord {
     pub valid_from: i64,
     /// End of its credential's validity, exclusive (Unix seconds).
     pub valid_until: i64,
+    /// Which protocol versions its codes may use.
+    pub protocol: DeviceProtocol,
+}
+
+/// Which protocol versions a device's codes may use: what the issuer last sent it, and until
+/// when it may still be showing protocol-1 codes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DeviceProtocol {
+    /// Codes under the protocol-2 keys are accepted (the device holds a version-2 bundle).
+    pub v2: bool,
+    /// Codes under the protocol-1 keys are accepted for steps that start before this Unix time:
+    /// `i64::MAX` for a device still on protocol 1, the time of its first version-2 bundle for a
+    /// migrated device, `i64::MIN` for a device that never had a version-1 bundle.
+    pub v1_until: i64,
+}
+
+impl DeviceProtocol {
+    /// A device on protocol 1 (a version-1 bundle, not migrated yet).
+    pub const V1: Self = Self {
+        v2: false,
+        v1_until: i64::MAX,
+    };
+    /// A device provisioned on protocol 2: never accepts protocol-1 codes.
+    pub const V2: Self = Self {
+        v2: true,
+        v1_until: i64::MIN,
+    };
+
+    /// A protocol-1 device that received its first version-2 bundle at `at` (Unix seconds):
+    /// its protocol-1 codes of steps that started before `at` stay good for their window.
+    pub fn migrated_at(at: i64) -> Self {
+        Self {
+            v2: true,
+            v1_until: at,
+        }
+    }
+
+    /// Whether a code of `protocol` made in the step starting at `step_start` may be this
+    /// device's.
+    pub fn accepts(&self, protocol: Protocol, step_start: i64) -> bool {
+        match protocol {
+            Protocol::V2 => self.v2,
+            Protocol::V1 => step_start < self.v1_until,
+        }
+    }
 }
 
 /// A directory failure (database down, …): not the client's fault.
@@ -206,6 +257,12 @@ pub struct VerifierConfig {
     pub skew_back: u32,
     /// Steps after the current one that are accepted (default 1).
     pub skew_ahead: u32,
+    /// Codes per step of protocol-2 credentials (default 4): a protocol-2 field that decrypts
+    /// to a higher counter was never issued and matches no device.
+    pub refreshes: u8,
+    /// From this Unix time on, protocol-1 codes are declined without being tried (`None`:
+    /// accepted, from devices that have not migrated, until the cut-off is configured).
+    pub v1_cutoff: Option<i64>,
 }
 
 impl Default for VerifierConfig {
@@ -214,6 +271,8 @@ impl Default for VerifierConfig {
             time: TimeParams::default(),
             skew_back: 1,
             skew_ahead: 1,
+            refreshes: crate::credential::DEFAULT_REFRESHES,
+            v1_cutoff: None,
         }
     }
 }
@@ -234,7 +293,7 @@ pub struct Verifier {
     keyring: IssuerKeyring,
     config: VerifierConfig,
     clock: Arc<dyn Clock>,
-    ciphers: RwLock<HashMap<u32, Arc<IdentityCipher>>>,
+    ciphers: RwLock<HashMap<(Protocol, u32), Arc<IdentityCipher>>>,
 }
 
 impl std::fmt::Debug for Verifier {
@@ -313,30 +372,49 @@ impl Verifier {
         }
         let routing = code.routing_digits();
         let current = self.config.time.step_at(now_secs).unwrap_or(0);
+        let v1_open = self.config.v1_cutoff.is_none_or(|cutoff| now_secs < cutoff);
         let mut known_device = false;
         let mut matched: Option<(Verified, DeviceRecord)> = None;
-        let mut cipher: Option<(u32, Arc<IdentityCipher>)> = None;
+        let mut ciphers: Vec<((Protocol, u32), Arc<IdentityCipher>)> = Vec::with_capacity(2);
         for step in window(current, self.config.skew_back, self.config.skew_ahead) {
             let day = day_of_step(step, self.config.time.step_secs);
-            // The window's steps almost always share one day: fetch its cipher once.
-            let cipher = match &cipher {
-                Some((cached, c)) if *cached == day => c,
-                _ => &cipher.insert((day, self.cipher_for(day))).1,
+            let step_start = self.config.time.step_start(step);
+            let versions: &[Protocol] = if v1_open {
+                &[Protocol::V2, Protocol::V1]
+            } else {
+                &[Protocol::V2]
             };
-            // The parsed identity is < 10^10, so decryption always yields a (slot, counter).
-            let Some((slot, counter)) = cipher.decrypt(step, code.identity()) else {
-                continue;
-            };
-            let Some(device) = directory.device(slot)? else {
-                continue;
-            };
-            known_device = true;
-            let expected = payment_otp(&device.seed, &routing, step, counter);
-            if bool::from(expected.ct_eq(&code.otp())) {
-                if matched.is_some() {
-                    return Err(Rejection::Ambiguous.into());
+            for &protocol in versions {
+                // The window's steps almost always share one day: fetch its ciphers once.
+                let cipher = match ciphers.iter().position(|(k, _)| *k == (protocol, day)) {
+                    Some(i) => ciphers[i].1.clone(),
+                    None => {
+                        let c = self.cipher_for(protocol, day);
+                        ciphers.push(((protocol, day), c.clone()));
+                        c
+                    }
+                };
+                // The parsed identity is < 10^10, so decryption always yields a (slot, counter).
+                let Some((slot, counter)) = cipher.decrypt(step, code.identity()) else {
+                    continue;
+                };
+                if protocol == Protocol::V2 && counter >= self.config.refreshes {
+                    continue;
                 }
-                matched = Some((Verified { slot, step, counter }, device));
+                let Some(device) = directory.device(slot)? else {
+                    continue;
+                };
+                if !device.protocol.accepts(protocol, step_start) {
+                    continue;
+                }
+                known_device = true;
+                let expected = payment_otp(&device.seed, &routing, step, counter);
+                if bool::from(expected.ct_eq(&code.otp())) {
+                    if matched.is_some() {
+                        return Err(Rejection::Ambiguous.into());
+                    }
+                    matched = Some((Verified { slot, step, counter }, device));
+                }
             }
         }
         let Some((verified, device)) = matched else {
@@ -366,19 +444,20 @@ impl Verifier {
         Ok(verified)
     }
 
-    fn cipher_for(&self, day: u32) -> Arc<IdentityCipher> {
-        if let Some(cipher) = self.ciphers.read().unwrap_or_else(|p| p.into_inner()).get(&day) {
+    fn cipher_for(&self, protocol: Protocol, day: u32) -> Arc<IdentityCipher> {
+        let key = (protocol, day);
+        if let Some(cipher) = self.ciphers.read().unwrap_or_else(|p| p.into_inner()).get(&key) {
             return cipher.clone();
         }
-        let cipher = Arc::new(IdentityCipher::new(&self.keyring.day_key(day)));
+        let cipher = Arc::new(IdentityCipher::new(&self.keyring.day_key_of(protocol, day)));
         let mut cache = self.ciphers.write().unwrap_or_else(|p| p.into_inner());
-        if cache.len() >= CIPHER_CACHE_DAYS {
+        if cache.len() >= 2 * CIPHER_CACHE_DAYS {
             // Drop the day farthest from the one needed now.
-            if let Some(&far) = cache.keys().max_by_key(|d| d.abs_diff(day)) {
+            if let Some(&far) = cache.keys().max_by_key(|(_, d)| d.abs_diff(day)) {
                 cache.remove(&far);
             }
         }
-        cache.entry(day).or_insert(cipher).clone()
+        cache.entry(key).or_insert(cipher).clone()
     }
 }
 

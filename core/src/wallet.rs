@@ -16,7 +16,7 @@ use serde::de::DeserializeOwned;
 use crate::backend::{Backend, BackendError, BackendRequest, Operation};
 use crate::bundle::{self, BundleError, BundleHeader};
 use crate::clock::Clock;
-use crate::credential::{GenerateError, OfflineCredential};
+use crate::credential::{Credential, GenerateError};
 use crate::device::DeviceSecret;
 use crate::entropy::{Entropy, EntropyError, OsEntropy};
 use crate::replay::CodeMark;
@@ -253,7 +253,7 @@ pub enum WalletError {
 struct Creds {
     device: DeviceSecret,
     header: BundleHeader,
-    credential: OfflineCredential,
+    credential: Credential,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

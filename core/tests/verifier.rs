@@ -5,7 +5,7 @@ mod common;
 
 use common::{Issuer, T0, WEEK};
 use paycode_core::verifier::{
-    DeviceDirectory, DeviceRecord, DeviceStatus, Rejection, VerifierConfig, VerifyError,
+    DeviceDirectory, DeviceProtocol, DeviceRecord, DeviceStatus, Rejection, VerifierConfig, VerifyError,
 };
 use paycode_core::{CodeMark, InMemoryReplayGuard, PaymentCode, ReplayGuard, Seed, TimeParams};
 use proptest::prelude::*;
@@ -57,6 +57,7 @@ fn a_wider_window_is_configurable() {
         skew_back: 3,
         skew_ahead: 0,
         time: TimeParams { step_secs: 30 },
+        ..VerifierConfig::default()
     };
     let issuer = Issuer::with_config(config);
     let device = issuer.provision(7);
@@ -110,6 +111,7 @@ fn expired_and_not_yet_valid_material_is_rejected_distinctly() {
         status: DeviceStatus::Active,
         valid_from: T0,
         valid_until: T0 + 3_600,
+        protocol: DeviceProtocol::V1,
     });
     issuer.clock.set_ms((T0 + 3_600 + 5) * 1000);
     let code = device.code_at(T0 + 3_600 + 5, 0).unwrap();
@@ -126,6 +128,7 @@ fn expired_and_not_yet_valid_material_is_rejected_distinctly() {
         status: DeviceStatus::Active,
         valid_from: T0 + WEEK,
         valid_until: T0 + WEEK + 60,
+        protocol: DeviceProtocol::V1,
     });
     assert_eq!(
         rejected(issuer.verifier.check(&code.digits(), &issuer.directory)),
@@ -225,6 +228,7 @@ fn a_wrong_seed_never_verifies() {
         status: DeviceStatus::Active,
         valid_from: T0,
         valid_until: T0 + WEEK,
+        protocol: DeviceProtocol::V1,
     });
     for counter in 0..10 {
         let code = device.code_at(issuer.now(), counter).unwrap();
@@ -284,6 +288,7 @@ fn ambiguous_codes_are_refused() {
         status: DeviceStatus::Active,
         valid_from: T0,
         valid_until: T0 + WEEK,
+        protocol: DeviceProtocol::V1,
     });
     assert_eq!(
         rejected(issuer.verifier.check(&code.digits(), &issuer.directory)),
@@ -408,6 +413,7 @@ fn random_guesses_against_100k_devices_accept_none() {
             status: DeviceStatus::Active,
             valid_from: T0,
             valid_until: T0 + WEEK,
+            protocol: DeviceProtocol::V1,
         });
     }
     let guesses: u64 = std::env::var("PAYCODE_GUESSES")

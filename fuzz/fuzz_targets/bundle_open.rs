@@ -81,6 +81,8 @@ fn check_opened(f: &Fixture, bytes: &[u8], opened: &bundle::OpenedBundle) {
         &Seed::from_bytes(SEED),
         "opened a bundle with a foreign seed"
     );
+    // The fixture seals protocol-1 bundles; a forged version-2 bundle cannot open (AEAD).
+    let c = c.as_v1().expect("only the fixture's version-1 bundles open");
     assert_eq!(c.slot(), SLOT);
     for (day, key) in c.day_keys() {
         assert_eq!(
@@ -95,9 +97,17 @@ fn raw(f: &Fixture, bytes: &[u8]) {
     let peeked = bundle::peek_header(bytes);
     if let Ok(h) = &peeked {
         assert!(bundle::is_valid_device_id(&h.device_id));
-        assert!(h.slot < SLOT_SPACE);
         assert!(h.time.is_valid());
-        assert!((1..=32).contains(&h.day_count));
+        match h.layout {
+            bundle::Layout::V1 { slot, day_count, .. } => {
+                assert!(slot < SLOT_SPACE);
+                assert!((1..=32).contains(&day_count));
+            }
+            bundle::Layout::V2 { step_count, refreshes, .. } => {
+                assert!((1..=10).contains(&refreshes));
+                assert!(step_count >= 1);
+            }
+        }
         assert!(h.issuer_time_ms > 0);
     }
     match bundle::open(bytes, &f.device) {

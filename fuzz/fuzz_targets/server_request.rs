@@ -32,7 +32,7 @@ use libfuzzer_sys::fuzz_target;
 use paycode_core::bundle;
 use paycode_core::device::DeviceSecret;
 use paycode_core::wire::{self, BundleResponse, ErrorBody};
-use paycode_core::{Clock, IssuerKeyring, IssuerSecret, ManualClock, OfflineCredential, Prefix};
+use paycode_core::{Clock, IssuerKeyring, IssuerSecret, ManualClock, Prefix};
 use paycode_fuzz::{Bytes, T0, chunk};
 use paycode_server::ratelimit::RateLimits;
 use paycode_server::{AppState, Config};
@@ -44,7 +44,7 @@ const INITIAL_BALANCE: i64 = 1_000_000;
 struct Dev {
     id: String,
     key: DeviceSecret,
-    credential: OfflineCredential,
+    credential: paycode_core::Credential,
     seed: Vec<u8>,
 }
 
@@ -136,7 +136,7 @@ async fn provision(
     router: &Router,
     clock: &ManualClock,
     key: DeviceSecret,
-) -> (String, DeviceSecret, OfflineCredential) {
+) -> (String, DeviceSecret, paycode_core::Credential) {
     let keys = key.public_keys();
     let body = serde_json::to_vec(&wire::ProvisionRequest {
         login_token: login(router).await,

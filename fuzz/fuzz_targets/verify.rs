@@ -20,7 +20,7 @@ use std::sync::{Arc, OnceLock};
 
 use libfuzzer_sys::fuzz_target;
 use paycode_core::verifier::{
-    DeviceRecord, DeviceStatus, InMemoryDirectory, Rejection, Verifier, VerifierConfig, VerifyError,
+    DeviceProtocol, DeviceRecord, DeviceStatus, InMemoryDirectory, Rejection, Verifier, VerifierConfig, VerifyError,
 };
 use paycode_core::{
     IssuerKeyring, IssuerSecret, ManualClock, OfflineCredential, PaymentCode, Prefix, Seed, Slot,
@@ -104,6 +104,7 @@ fn fixture() -> &'static Fixture {
                 status: d.status,
                 valid_from: d.valid_from,
                 valid_until: d.valid_until,
+                protocol: DeviceProtocol::V1,
             });
         }
         Fixture {

@@ -21,8 +21,15 @@ pub struct Config {
     pub skew_back: u32,
     /// Steps after the current one accepted.
     pub skew_ahead: u32,
-    /// Offline validity granted at provisioning and sync (seconds, ≤ 30 days).
+    /// Offline validity granted at provisioning and sync (seconds; default 3 days). A
+    /// protocol-2 bundle holds one identity per step and refresh of it: at most
+    /// `paycode_core::credential::MAX_TABLE_ENTRIES` (7 days at 60-s steps and 4 refreshes).
     pub validity_secs: i64,
+    /// Codes per step of protocol-2 credentials (1..=10, default 4; ADR 010).
+    pub refreshes: u8,
+    /// From this Unix time on, protocol-1 codes are declined (`None`: accepted from devices
+    /// not yet migrated). Devices migrate to protocol 2 at their next sync.
+    pub v1_cutoff: Option<i64>,
     /// A sync tops credentials up when they cover less than this (seconds).
     pub refresh_below_secs: i64,
     /// Lifetime of a login token (ms).
@@ -61,8 +68,10 @@ impl Default for Config {
             time: TimeParams::default(),
             skew_back: 1,
             skew_ahead: 1,
-            validity_secs: 7 * 86_400,
-            refresh_below_secs: 2 * 86_400,
+            validity_secs: 3 * 86_400,
+            refresh_below_secs: 86_400,
+            refreshes: paycode_core::credential::DEFAULT_REFRESHES,
+            v1_cutoff: None,
             login_token_ttl_ms: 5 * 60 * 1000,
             online_code_ttl_ms: 60 * 1000,
             admin_token: None,
@@ -94,6 +103,22 @@ impl Config {
         }
         if self.validity_secs < 3600 || self.validity_secs > 30 * 86_400 {
             return Err(ConfigError("validity must be between 1 hour and 30 days".into()));
+        }
+        if !(1..=paycode_core::code::COUNTERS_PER_STEP).contains(&self.refreshes) {
+            return Err(ConfigError("refreshes per step must be 1..=10".into()));
+        }
+        // The largest table: a sync re-covers the verification window (skew_back + 1 steps) and
+        // an interval not aligned to steps touches one step more.
+        let entries = (self.validity_secs / i64::from(self.time.step_secs) + 2 + i64::from(self.skew_back))
+            * i64::from(self.refreshes);
+        if entries > paycode_core::credential::MAX_TABLE_ENTRIES as i64 {
+            return Err(ConfigError(format!(
+                "validity {} s at {} s steps and {} refreshes needs {entries} identities per bundle; at most {} (7 days of 60-s steps × 4)",
+                self.validity_secs,
+                self.time.step_secs,
+                self.refreshes,
+                paycode_core::credential::MAX_TABLE_ENTRIES
+            )));
         }
         if self.refresh_below_secs < 0 || self.refresh_below_secs >= self.validity_secs {
             return Err(ConfigError("refresh threshold must be below the validity".into()));
@@ -154,6 +179,12 @@ impl Config {
         }
         if let Some(d) = num::<i64>("PAYCODE_REFRESH_BELOW_DAYS")? {
             c.refresh_below_secs = d * 86_400;
+        }
+        if let Some(r) = num("PAYCODE_REFRESHES_PER_STEP")? {
+            c.refreshes = r;
+        }
+        if let Some(t) = num("PAYCODE_V1_CUTOFF")? {
+            c.v1_cutoff = Some(t);
         }
         if let Some(s) = num::<i64>("PAYCODE_ONLINE_CODE_TTL_SECS")? {
             c.online_code_ttl_ms = s * 1000;

@@ -61,6 +61,10 @@ pub struct DeviceRow {
     pub sequence: i64,
     /// Newest key epoch its bundle covers.
     pub key_epoch: i64,
+    /// Whether the device was sent a version-2 bundle (protocol 2, ADR 010).
+    pub proto_v2: bool,
+    /// Protocol-1 codes of steps starting before this Unix time are accepted.
+    pub v1_until: i64,
 }
 
 impl std::fmt::Debug for DeviceRow {
@@ -76,7 +80,7 @@ impl std::fmt::Debug for DeviceRow {
 
 /// Columns of [`DeviceRow`], in order.
 pub const DEVICE_COLUMNS: &str = "device_id, user_id, slot, seed, signing_key, sealing_key, status, valid_from, \
-     valid_until, sequence, key_epoch";
+     valid_until, sequence, key_epoch, proto_v2, v1_until";
 
 impl DeviceRow {
     /// Reads a row selected with [`DEVICE_COLUMNS`].
@@ -94,6 +98,8 @@ impl DeviceRow {
             valid_until: row.try_get("valid_until")?,
             sequence: row.try_get("sequence")?,
             key_epoch: row.try_get("key_epoch")?,
+            proto_v2: row.try_get::<i64, _>("proto_v2")? != 0,
+            v1_until: row.try_get("v1_until")?,
         })
     }
 }

@@ -7,7 +7,7 @@ use axum::body::{Body, Bytes};
 use axum::extract::rejection::PathRejection;
 use axum::extract::{Path, State};
 use axum::http::HeaderMap;
-use paycode_core::bundle::{is_valid_device_id, seal};
+use paycode_core::bundle::{is_valid_device_id, seal_v2};
 use paycode_core::code::SLOT_SPACE;
 use paycode_core::device::{is_valid_sealing_key, verify_request};
 use paycode_core::verifier::Rejection;
@@ -15,7 +15,7 @@ use paycode_core::wire::{
     self, Ack, BundleResponse, EmptyRequest, OnlineCodeRequest, OnlineCodeResponse, ProvisionRequest,
     SyncRequest, VoidRequest,
 };
-use paycode_core::{OfflineCredential, PaymentCode, Seed};
+use paycode_core::{LimitedUseCredential, PaymentCode, Seed};
 use serde::de::DeserializeOwned;
 use zeroize::Zeroizing;
 
@@ -145,9 +145,11 @@ fn decode_key(text: &str, field: &str) -> Result<[u8; 32], ApiError> {
 }
 
 #[allow(clippy::too_many_arguments)]
-/// Issues and seals a credential for `device` valid over `[valid_from, valid_until)`.
-fn make_bundle(
-    state: &AppState,
+/// Issues and seals a protocol-2 credential for `device` valid over `[valid_from, valid_until)`:
+/// the device's own identity table (one FF1 encryption per step and refresh, under day keys
+/// that never leave the issuer), computed on a blocking thread.
+async fn make_bundle(
+    state: &Arc<AppState>,
     device_id: &str,
     slot: u32,
     seed: Seed,
@@ -158,29 +160,36 @@ fn make_bundle(
     now_ms: i64,
 ) -> Result<String, ApiError> {
     let sealing: [u8; 32] = sealing_key.try_into().map_err(|_| ApiError::internal())?;
-    let credential = OfflineCredential::issue(
-        state.verifier.keyring(),
-        state.config.time,
-        slot,
-        seed,
-        valid_from,
-        valid_until,
-    )
-    .map_err(|e| {
-        tracing::error!(error = %e, "cannot issue a credential");
-        ApiError::internal()
-    })?;
-    let bundle = seal(&credential, device_id, sequence, now_ms, &sealing).map_err(|e| match e {
-        // The client's key: its mistake, not ours (provisioning checks it before this).
-        paycode_core::bundle::BundleError::BadDeviceKey => {
-            ApiError::invalid("invalid_field", "sealing_key is not an X25519 public key")
-        }
-        e => {
-            tracing::error!(error = %e, "cannot seal a bundle");
+    let state = state.clone();
+    let device_id = device_id.to_owned();
+    tokio::task::spawn_blocking(move || {
+        let credential = LimitedUseCredential::issue(
+            state.verifier.keyring(),
+            state.config.time,
+            state.config.refreshes,
+            slot,
+            seed,
+            valid_from,
+            valid_until,
+        )
+        .map_err(|e| {
+            tracing::error!(error = %e, "cannot issue a credential");
             ApiError::internal()
-        }
-    })?;
-    Ok(wire::b64(&bundle))
+        })?;
+        let bundle = seal_v2(&credential, &device_id, sequence, now_ms, &sealing).map_err(|e| match e {
+            // The client's key: its mistake, not ours (provisioning checks it before this).
+            paycode_core::bundle::BundleError::BadDeviceKey => {
+                ApiError::invalid("invalid_field", "sealing_key is not an X25519 public key")
+            }
+            e => {
+                tracing::error!(error = %e, "cannot seal a bundle");
+                ApiError::internal()
+            }
+        })?;
+        Ok(wire::b64(&bundle))
+    })
+    .await
+    .map_err(|_| ApiError::internal())?
 }
 
 /// `POST /v1/devices`: registers a device under the user of a login token.
@@ -264,8 +273,8 @@ pub async fn provision(
         let candidate = random_below(u64::from(SLOT_SPACE))? as u32;
         let done = sqlx::query(
             "INSERT INTO devices (device_id, user_id, slot, seed, signing_key, sealing_key, platform, status, \
-             valid_from, valid_until, sequence, key_epoch, created_ms) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, 'active', $8, $9, 1, $10, $11) ON CONFLICT (slot) DO NOTHING",
+             valid_from, valid_until, sequence, key_epoch, created_ms, proto_v2, v1_until) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, 'active', $8, $9, 1, $10, $11, 1, $12) ON CONFLICT (slot) DO NOTHING",
         )
         .bind(&device_id)
         .bind(&user_id)
@@ -278,6 +287,7 @@ pub async fn provision(
         .bind(valid_until)
         .bind(i64::from(state.latest_epoch()))
         .bind(now_ms)
+        .bind(i64::MIN)
         .execute(&mut *tx)
         .await?;
         if done.rows_affected() == 1 {
@@ -290,6 +300,9 @@ pub async fn provision(
         tracing::error!("no free slot found in 32 tries");
         return Err(ApiError::unavailable());
     };
+    tx.commit().await?;
+    // After the commit: computing the identity table takes milliseconds (ADR 010) and must not
+    // hold the database writer. It cannot fail for a key that passed the checks above.
     let bundle = make_bundle(
         &state,
         &device_id,
@@ -300,8 +313,8 @@ pub async fn provision(
         valid_until,
         1,
         now_ms,
-    )?;
-    tx.commit().await?;
+    )
+    .await?;
     tracing::info!(device_id, user_id, "device provisioned");
     Ok(Json(BundleResponse {
         device_id,
@@ -322,7 +335,9 @@ pub async fn sync(
         authenticate(&state, &headers, path, "sync", body).await?;
     let now = now_ms.div_euclid(1000);
     let stored_sequence = u64::try_from(device.sequence).unwrap_or(0);
+    // A device on protocol 1 gets its first version-2 bundle at its first sync (ADR 010).
     let needs_bundle = device.valid_until - now < state.config.refresh_below_secs
+        || !device.proto_v2
         || i64::from(state.latest_epoch()) > device.key_epoch
         || req.sequence < stored_sequence;
     let mut response = BundleResponse {
@@ -364,9 +379,14 @@ pub async fn sync(
         valid_until,
         sequence,
         now_ms,
-    )?;
+    )
+    .await?;
+    // Migration: its protocol-1 codes of steps begun before now stay good for their window;
+    // after that, no protocol-1 key can reach this device.
+    let v1_until = if device.proto_v2 { device.v1_until } else { now };
     let done = sqlx::query(
-        "UPDATE devices SET valid_from = $1, valid_until = $2, sequence = $3, key_epoch = $4 \
+        "UPDATE devices SET valid_from = $1, valid_until = $2, sequence = $3, key_epoch = $4, \
+         proto_v2 = 1, v1_until = $7 \
          WHERE device_id = $5 AND sequence = $6 AND status <> 'revoked'",
     )
     .bind(valid_from)
@@ -375,6 +395,7 @@ pub async fn sync(
     .bind(i64::from(state.latest_epoch()))
     .bind(&device.device_id)
     .bind(device.sequence)
+    .bind(v1_until)
     .execute(&state.db.write)
     .await?;
     if done.rows_affected() != 1 {

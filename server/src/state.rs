@@ -101,6 +101,8 @@ impl AppState {
                 time: config.time,
                 skew_back: config.skew_back,
                 skew_ahead: config.skew_ahead,
+                refreshes: config.refreshes,
+                v1_cutoff: config.v1_cutoff,
             },
             clock.clone(),
         );

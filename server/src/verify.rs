@@ -4,7 +4,7 @@
 //! `DeviceDirectory` is synchronous and the database is not, so verification takes two passes:
 //! the first, with a directory that records the slots asked for and knows no device, learns
 //! which slots the code's identity field decrypts to in each step of the window (at most
-//! `window` slots); one `SELECT … WHERE slot IN (…)` fetches them; the second pass runs the
+//! `window` slots per protocol version tried: `2 × window` while protocol 1 is accepted); one `SELECT … WHERE slot IN (…)` fetches them; the second pass runs the
 //! verifier on that snapshot. Both passes use the same `now`, so they see the same window.
 //! The snapshot is only a read: redemption re-checks status and watermark atomically in the
 //! payment transaction.
@@ -13,8 +13,8 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 
 use paycode_core::verifier::{
-    DeviceDirectory, DeviceRecord, DeviceStatus, DirectoryError, InMemoryDirectory, Rejection, Verified,
-    VerifyError,
+    DeviceDirectory, DeviceProtocol, DeviceRecord, DeviceStatus, DirectoryError, InMemoryDirectory,
+    Rejection, Verified, VerifyError,
 };
 use paycode_core::{PaymentCode, Slot};
 
@@ -122,6 +122,10 @@ async fn verify_offline(
             status: status_of(&row.status),
             valid_from: row.valid_from,
             valid_until: row.valid_until,
+            protocol: DeviceProtocol {
+                v2: row.proto_v2,
+                v1_until: row.v1_until,
+            },
         });
         by_slot.insert(row.slot, row);
     }

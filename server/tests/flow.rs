@@ -49,9 +49,11 @@ fn offline_story_replay_superseded_void_expiry() {
         let (status, ack) = device.send(&h, "void", &json!({"step": step, "counter": 3}));
         assert_eq!(status, 200, "{ack}");
         assert_eq!(reason(&h.pay_ok(&key, &captured, 100, "k5")), "voided");
-        // The next code of the device still pays.
+        // The next code of the device still pays (the next step: counter 3 was the step's last
+        // of the 4 a protocol-2 credential has, ADR 010).
+        h.clock.advance_secs(60);
         assert_eq!(
-            h.pay_ok(&key, &device.code(&h, 4), 100, "k6")["status"],
+            h.pay_ok(&key, &device.code(&h, 0), 100, "k6")["status"],
             "accepted"
         );
 
@@ -69,10 +71,26 @@ fn offline_story_replay_superseded_void_expiry() {
         // Past the credential's validity: the issuer says expired.
         let valid_until = device.credential.valid_until();
         h.clock.set_ms((valid_until + 30) * 1000);
-        let late = device
-            .credential
+        // The device's table ends with its validity (protocol 2), so the late code is made with
+        // the issuer's own keys: a table for the device's slot reaching past valid_until.
+        let slot =
+            h.rt.block_on(h.state.db.device(&device.id))
+                .unwrap()
+                .unwrap()
+                .slot;
+        let longer = paycode_core::LimitedUseCredential::issue(
+            h.state.verifier.keyring(),
+            paycode_core::TimeParams::default(),
+            4,
+            slot,
+            device.credential.seed().clone(),
+            valid_until - 60,
+            valid_until + 600,
+        )
+        .unwrap();
+        let late = longer
             .code_for_step(valid_until as u64 / 60 + 1, 0)
-            .expect("the last day key covers this step");
+            .expect("the longer table covers this step");
         assert_eq!(reason(&h.pay_ok(&key, &late, 100, "k8")), "expired");
         assert!(
             device.credential.code_at(h.now(), 0).is_err(),

@@ -7,10 +7,12 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use paycode_core::backend::{Backend, BackendError, BackendRequest, BackendResponse, Operation};
-use paycode_core::verifier::{DeviceRecord, DeviceStatus, InMemoryDirectory, Verifier, VerifierConfig};
+use paycode_core::verifier::{
+    DeviceProtocol, DeviceRecord, DeviceStatus, InMemoryDirectory, Verifier, VerifierConfig,
+};
 use paycode_core::{
-    Clock, CodeMark, InMemoryReplayGuard, IssuerKeyring, IssuerSecret, ManualClock, OfflineCredential,
-    Prefix, ReplayGuard, Seed, TimeParams, bundle, device, wire,
+    Clock, CodeMark, InMemoryReplayGuard, IssuerKeyring, IssuerSecret, LimitedUseCredential, ManualClock,
+    OfflineCredential, Prefix, Protocol, ReplayGuard, Seed, TimeParams, bundle, device, wire,
 };
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -43,6 +45,8 @@ pub struct TestIssuer {
     /// Whether sync renews credentials that run low (an issuer may refuse, e.g. KYC lapsed).
     pub renew_on_sync: Mutex<bool>,
     pub tamper_bundles: Mutex<Option<Tamper>>,
+    /// The protocol of the bundles it issues (2 unless a test plays an issuer before the switch).
+    pub issue_protocol: Mutex<Protocol>,
     next: AtomicU64,
 }
 
@@ -88,6 +92,7 @@ impl TestIssuer {
             validity_secs: Mutex::new(7 * 86_400),
             renew_on_sync: Mutex::new(true),
             tamper_bundles: Mutex::new(None),
+            issue_protocol: Mutex::new(Protocol::V2),
             next: AtomicU64::new(1),
         })
     }
@@ -123,23 +128,54 @@ impl TestIssuer {
         let now = self.clock.now_secs();
         let validity = *self.validity_secs.lock().unwrap();
         let seed = Seed::from_bytes([dev.slot as u8; 32]);
-        let cred = OfflineCredential::issue(
-            self.verifier.keyring(),
-            TimeParams::default(),
-            dev.slot,
-            seed.clone(),
-            now,
-            now + validity,
-        )
-        .unwrap();
+        let previous = self.directory.device(dev.slot).map(|r| r.protocol);
+        let (sealed, protocol) = match *self.issue_protocol.lock().unwrap() {
+            Protocol::V1 => {
+                let cred = OfflineCredential::issue(
+                    self.verifier.keyring(),
+                    TimeParams::default(),
+                    dev.slot,
+                    seed.clone(),
+                    now,
+                    now + validity,
+                )
+                .unwrap();
+                let sealed =
+                    bundle::seal(&cred, device_id, dev.sequence, self.clock.now_ms(), &dev.sealing).unwrap();
+                (sealed, DeviceProtocol::V1)
+            }
+            Protocol::V2 => {
+                let cred = LimitedUseCredential::issue(
+                    self.verifier.keyring(),
+                    TimeParams::default(),
+                    self.verifier.config().refreshes,
+                    dev.slot,
+                    seed.clone(),
+                    now,
+                    now + validity,
+                )
+                .unwrap();
+                let sealed =
+                    bundle::seal_v2(&cred, device_id, dev.sequence, self.clock.now_ms(), &dev.sealing)
+                        .unwrap();
+                // A device moving from protocol 1 keeps its protocol-1 codes of steps begun
+                // before now; one already on protocol 2 stays as it is.
+                let protocol = match previous {
+                    Some(p) if !p.v2 => DeviceProtocol::migrated_at(now),
+                    Some(p) => p,
+                    None => DeviceProtocol::V2,
+                };
+                (sealed, protocol)
+            }
+        };
         self.directory.insert(DeviceRecord {
             slot: dev.slot,
             seed,
             status: DeviceStatus::Active,
             valid_from: now,
             valid_until: now + validity,
+            protocol,
         });
-        let sealed = bundle::seal(&cred, device_id, dev.sequence, self.clock.now_ms(), &dev.sealing).unwrap();
         match &*self.tamper_bundles.lock().unwrap() {
             Some(tamper) => tamper(sealed),
             None => sealed,
@@ -244,7 +280,11 @@ impl Backend for TestIssuer {
                 let body: wire::SyncRequest = serde_json::from_slice(&request.body).unwrap();
                 let left = body.valid_until - self.clock.now_secs();
                 let renew = *self.renew_on_sync.lock().unwrap();
-                let bundle = (renew && status == "active" && left < 3 * 86_400).then(|| {
+                // A device on protocol 1 migrates at its first sync once the issuer issues
+                // protocol 2 (PROTOCOL.md §12.7), whatever validity it has left.
+                let on_v1 = record.as_ref().is_some_and(|r| !r.protocol.v2);
+                let migrate = on_v1 && *self.issue_protocol.lock().unwrap() == Protocol::V2;
+                let bundle = (renew && status == "active" && (left < 3 * 86_400 || migrate)).then(|| {
                     dev.sequence += 1;
                     wire::b64(&self.issue(&device_id, dev))
                 });

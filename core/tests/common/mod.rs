@@ -7,7 +7,9 @@ pub mod stores;
 
 use std::sync::Arc;
 
-use paycode_core::verifier::{DeviceRecord, DeviceStatus, InMemoryDirectory, Verifier, VerifierConfig};
+use paycode_core::verifier::{
+    DeviceProtocol, DeviceRecord, DeviceStatus, InMemoryDirectory, Verifier, VerifierConfig,
+};
 use paycode_core::{IssuerKeyring, IssuerSecret, ManualClock, OfflineCredential, Prefix, Seed, TimeParams};
 
 /// 2026-11-22T00:00:00Z.
@@ -65,6 +67,7 @@ impl Issuer {
             status: DeviceStatus::Active,
             valid_from,
             valid_until,
+            protocol: DeviceProtocol::V1,
         });
         credential
     }

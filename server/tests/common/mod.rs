@@ -11,7 +11,7 @@ use paycode_core::bundle;
 use paycode_core::device::DeviceSecret;
 use paycode_core::entropy::OsEntropy;
 use paycode_core::wire::{self, BundleResponse};
-use paycode_core::{Clock, IssuerKeyring, IssuerSecret, ManualClock, OfflineCredential, PaymentCode, Prefix};
+use paycode_core::{Clock, IssuerKeyring, IssuerSecret, ManualClock, PaymentCode, Prefix};
 use paycode_http::HttpBackend;
 use paycode_server::ratelimit::RateLimits;
 use paycode_server::{AppState, Config};
@@ -68,6 +68,10 @@ pub fn test_config() -> Config {
         open_registration: true,
         strong_password_hashing: false,
         initial_balance: 1_000_000,
+        // The tests' timelines were written for a week of validity (the protocol-1 default);
+        // protocol 2 allows it (the largest table, ADR 010). Production defaults to 3 days.
+        validity_secs: 7 * 86_400,
+        refresh_below_secs: 2 * 86_400,
         limits: RateLimits {
             merchant_failures: 1_000,
             merchant_slot_failures: 1_000,
@@ -239,7 +243,7 @@ async fn fresh_postgres_database() -> String {
 pub struct Device {
     pub secret: DeviceSecret,
     pub id: String,
-    pub credential: OfflineCredential,
+    pub credential: paycode_core::Credential,
     pub sequence: u64,
 }
 
