@@ -43,6 +43,9 @@ check_vectors() {
 }
 run "test vectors" check_vectors
 
+step "Protocol: an implementation written from docs/PROTOCOL.md alone reproduces both vector files"
+run "vectors from the spec" python3 scripts/spec-check/vectors_from_spec.py docs/test-vectors.json docs/test-vectors-v2.json
+
 step "Fuzz smoke: each libFuzzer target 15 s from its seed corpus (docs/FUZZING.md)"
 run "fuzz smoke" scripts/fuzz.sh 15
 

@@ -8,9 +8,11 @@
 //! its HTTP client would POST them) and the test can then redeem the codes the wallet shows
 //! with [`TestIssuer::redeem`], as a merchant's till would. Time is a [`TestClock`] shared with
 //! the wallet. Simplifications (fine for tests, wrong for production): state in memory, one
-//! key epoch, online codes made from the device's own seed with counter 9.
+//! key epoch, online codes made from the device's own seed with its last counter (9 on protocol
+//! 1, 3 on protocol 2). It issues protocol-1 bundles until [`TestIssuer::switch_to_protocol_2`].
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 use paycode_core::backend as core_backend;
@@ -18,8 +20,8 @@ use paycode_core::verifier::{
     DeviceProtocol, DeviceRecord, DeviceStatus, InMemoryDirectory, Verifier, VerifierConfig,
 };
 use paycode_core::{
-    Clock, InMemoryReplayGuard, IssuerKeyring, IssuerSecret, ManualClock, OfflineCredential, Prefix,
-    ReplayGuard, Seed, TimeParams, VerifyError, bundle, device, wire,
+    Clock, InMemoryReplayGuard, IssuerKeyring, IssuerSecret, LimitedUseCredential, ManualClock,
+    OfflineCredential, Prefix, ReplayGuard, Seed, TimeParams, VerifyError, bundle, device, wire,
 };
 use serde::Serialize;
 
@@ -99,6 +101,7 @@ struct Device {
     valid_from: i64,
     valid_until: i64,
     status: DeviceStatus,
+    protocol: DeviceProtocol,
 }
 
 #[derive(Default)]
@@ -119,7 +122,12 @@ pub struct TestIssuer {
     guard: InMemoryReplayGuard,
     validity_secs: i64,
     ledger: Mutex<Ledger>,
+    /// Issue version-2 bundles (`switch_to_protocol_2`).
+    protocol_2: AtomicBool,
 }
+
+/// Refresh counters per step of the version-2 bundles it issues (the real issuer's default).
+const REFRESHES_PER_STEP: u8 = 4;
 
 type Answer = (u16, Vec<u8>);
 
@@ -180,6 +188,7 @@ impl TestIssuer {
             guard: InMemoryReplayGuard::new(),
             validity_secs: i64::from(validity_days.clamp(1, 31)) * 86_400,
             ledger: Mutex::new(Ledger::default()),
+            protocol_2: AtomicBool::new(false),
         }))
     }
 
@@ -226,6 +235,14 @@ impl TestIssuer {
                 reason: why,
             }),
         }
+    }
+
+    /// From now on the issuer issues protocol-2 bundles (docs/PROTOCOL.md §12.7), as the real
+    /// issuer does: at provisioning, and at the next sync of every device still on protocol 1,
+    /// whatever its remaining validity. A migrated device's protocol-1 codes of steps that began
+    /// before its sync stay good for their window; later ones are refused.
+    pub fn switch_to_protocol_2(&self) {
+        self.protocol_2.store(true, Ordering::SeqCst);
     }
 
     /// Revokes a device as an operator would (e.g. a stolen phone).
@@ -323,12 +340,9 @@ impl TestIssuer {
                 if device.status == DeviceStatus::Paused {
                     return error(403, "device_paused", "payment codes are paused");
                 }
-                let Ok(credential) = self.credential_for(device, now_ms / 1000) else {
-                    return error(500, "internal", "cannot issue");
-                };
-                match credential.code_at(now_ms / 1000, 9) {
+                match self.online_code(device, now_ms / 1000) {
                     Ok(code) => {
-                        let step_ms = i64::from(credential.time().step_secs) * 1000;
+                        let step_ms = i64::from(TimeParams::default().step_secs) * 1000;
                         let expires_at_ms = (now_ms / step_ms + 2) * step_ms;
                         json(
                             200,
@@ -339,7 +353,7 @@ impl TestIssuer {
                             },
                         )
                     }
-                    Err(e) => error(409, "no_code", &e.to_string()),
+                    Err(e) => error(409, "no_code", &e),
                 }
             }
             "void" => {
@@ -388,6 +402,30 @@ impl TestIssuer {
             device.valid_until,
         )
         .map_err(|e| e.to_string())
+    }
+
+    /// An online code: the device's own code of the current step with its last counter (9 on
+    /// protocol 1, `REFRESHES_PER_STEP - 1` on protocol 2), which its wallet never shows offline
+    /// in practice.
+    fn online_code(&self, device: &Device, now_s: i64) -> Result<paycode_core::PaymentCode, String> {
+        if device.protocol.v2 {
+            let step_secs = i64::from(TimeParams::default().step_secs);
+            LimitedUseCredential::issue(
+                self.verifier.keyring(),
+                TimeParams::default(),
+                REFRESHES_PER_STEP,
+                device.slot,
+                Seed::from_bytes(device.seed),
+                now_s,
+                now_s + step_secs,
+            )
+            .map_err(|e| e.to_string())?
+            .code_at(now_s, REFRESHES_PER_STEP - 1)
+            .map_err(|e| e.to_string())
+        } else {
+            let credential = self.credential_for(device, now_s)?;
+            credential.code_at(now_s, 9).map_err(|e| e.to_string())
+        }
     }
 
     fn provision(
@@ -442,6 +480,11 @@ impl TestIssuer {
             valid_from,
             valid_until: valid_from + self.validity_secs,
             status: DeviceStatus::Active,
+            protocol: if self.protocol_2.load(Ordering::SeqCst) {
+                DeviceProtocol::V2
+            } else {
+                DeviceProtocol::V1
+            },
         };
         let sealed = match self.seal(&device, &device_id, now_ms) {
             Ok(sealed) => sealed,
@@ -454,7 +497,7 @@ impl TestIssuer {
             status: DeviceStatus::Active,
             valid_from,
             valid_until: device.valid_until,
-            protocol: DeviceProtocol::V1,
+            protocol: device.protocol,
         });
         ledger.slots.insert(slot, device_id.clone());
         ledger.devices.insert(device_id.clone(), device);
@@ -470,20 +513,40 @@ impl TestIssuer {
     }
 
     fn seal(&self, device: &Device, device_id: &str, now_ms: i64) -> Result<String, String> {
-        let credential = self.credential_for(device, device.valid_from)?;
-        bundle::seal(
-            &credential,
-            device_id,
-            device.sequence,
-            now_ms,
-            &device.sealing_key,
-        )
-        .map(|bytes| wire::b64(&bytes))
-        .map_err(|e| e.to_string())
+        let sealed = if device.protocol.v2 {
+            let credential = LimitedUseCredential::issue(
+                self.verifier.keyring(),
+                TimeParams::default(),
+                REFRESHES_PER_STEP,
+                device.slot,
+                Seed::from_bytes(device.seed),
+                device.valid_from,
+                device.valid_until,
+            )
+            .map_err(|e| e.to_string())?;
+            bundle::seal_v2(
+                &credential,
+                device_id,
+                device.sequence,
+                now_ms,
+                &device.sealing_key,
+            )
+        } else {
+            let credential = self.credential_for(device, device.valid_from)?;
+            bundle::seal(
+                &credential,
+                device_id,
+                device.sequence,
+                now_ms,
+                &device.sealing_key,
+            )
+        };
+        sealed.map(|bytes| wire::b64(&bytes)).map_err(|e| e.to_string())
     }
 
     /// Sync: a new bundle (valid for the full period from now) when the device's has less than
-    /// half of it left, else just the status and time.
+    /// half of it left, or when it is still on protocol 1 after `switch_to_protocol_2`; else just
+    /// the status and time.
     fn sync(&self, id: &str, body: &wire::SyncRequest) -> Answer {
         let now_ms = self.now_ms();
         let mut ledger = self.lock();
@@ -491,7 +554,11 @@ impl TestIssuer {
             return error(404, "unknown_device", "no such device");
         };
         let mut bundle_text = None;
-        if body.valid_until - now_ms / 1000 < self.validity_secs / 2 {
+        let migrate = self.protocol_2.load(Ordering::SeqCst) && !device.protocol.v2;
+        if migrate || body.valid_until - now_ms / 1000 < self.validity_secs / 2 {
+            if migrate {
+                device.protocol = DeviceProtocol::migrated_at(now_ms / 1000);
+            }
             device.sequence = device.sequence.max(body.sequence) + 1;
             device.valid_from = now_ms / 1000;
             device.valid_until = device.valid_from + self.validity_secs;
@@ -506,7 +573,7 @@ impl TestIssuer {
                 status: device.status,
                 valid_from: device.valid_from,
                 valid_until: device.valid_until,
-                protocol: DeviceProtocol::V1,
+                protocol: device.protocol,
             });
         }
         json(

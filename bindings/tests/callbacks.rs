@@ -334,12 +334,12 @@ fn logs_errors_and_panics_carry_no_secret() {
         opened.credential.seed().expose_secret().to_vec(),
         vec![7; 32],
     ];
-    secrets.extend(
-        opened
-            .credential
-            .day_keys()
-            .map(|(_, k)| k.expose_secret().to_vec()),
-    );
+    // The test issuer issues protocol-1 bundles (until `switch_to_protocol_2`): their day keys
+    // are secrets too.
+    let paycode_core::Credential::V1(credential) = &opened.credential else {
+        panic!("the test issuer issues protocol-1 bundles by default")
+    };
+    secrets.extend(credential.day_keys().map(|(_, k)| k.expose_secret().to_vec()));
 
     let mut out = vec![format!(
         "{:?} {:?}",

@@ -254,6 +254,13 @@ fn main_v2() {
         name: "time past 2^32 seconds",
         ..base("", 2, 4_300_000_000)
     });
+    // 420 s does not divide a day: at T0 + 60 s the step began before midnight, so its day key is
+    // the previous day's (PROTOCOL.md §4 step 2: the day of the step's *start*, not of t).
+    cases.push(Case {
+        name: "7-minute steps, a step that began the day before",
+        step_secs: 420,
+        ..base("", 1, T0 + 60)
+    });
     let vectors: Vec<_> = cases.iter().map(vector_v2).collect();
     let t0 = T0 as i64;
     let tables = vec![

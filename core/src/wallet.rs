@@ -336,6 +336,16 @@ const ONLINE_MARGIN_MS: i64 = 10_000;
 const SYNC_RETRY_MS: i64 = 5 * 60_000;
 /// The issuer's answer to a request whose timestamp is too far from its clock.
 const STALE_TIMESTAMP: &str = "stale_timestamp";
+
+/// Whether an issuer's refusal of a signed device request means this device can never pay
+/// again: revoked, or not known to the issuer. The issuer answers an unknown device with
+/// `bad_signature` (the same answer as a wrong signature, so that device ids cannot be probed,
+/// docs/API.md "Errors"); this wallet always signs correctly, so for it that answer means the
+/// issuer does not know the device. (`unknown_device` is what older issuers sent.)
+fn means_device_is_gone(code: &str) -> bool {
+    matches!(code, "device_revoked" | "unknown_device" | "bad_signature")
+}
+
 /// Timeout of background operations other than online codes.
 const BACKGROUND_TIMEOUT_MS: u32 = 10_000;
 
@@ -976,7 +986,7 @@ impl Wallet {
         }
         match serde_json::from_slice::<wire::ErrorBody>(&response.body) {
             Ok(body) => {
-                if body.error.code == "device_revoked" || body.error.code == "unknown_device" {
+                if means_device_is_gone(&body.error.code) {
                     self.forget_device(&device_id);
                 }
                 if let (STALE_TIMESTAMP, Some(issuer_ms)) =
@@ -1095,7 +1105,7 @@ impl Wallet {
             st.syncing = false;
         }
         if let Err(WalletError::Rejected { code, .. }) = &result
-            && (code == "device_revoked" || code == "unknown_device")
+            && means_device_is_gone(code)
         {
             st.status = Status::Revoked;
         }

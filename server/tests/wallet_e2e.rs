@@ -146,3 +146,56 @@ fn the_wallet_story_against_the_real_issuer() {
         }
     }
 }
+
+/// A phone whose issuer lost its device (a restored backup, a wiped directory) must not keep
+/// showing codes that can never pay: the issuer answers an unknown device `bad_signature` (the
+/// same answer as a wrong signature, docs/API.md "Errors"), and the wallet then forgets its
+/// secrets and asks for a login, as it does for a revoked device.
+#[test]
+fn a_wallet_the_issuer_no_longer_knows_asks_for_a_login() {
+    struct Retargetable(std::sync::Mutex<HttpBackend>);
+    impl Backend for Retargetable {
+        fn send(&self, request: BackendRequest) -> Result<BackendResponse, BackendError> {
+            self.0.lock().unwrap().send(request)
+        }
+    }
+    for engine in engines() {
+        let h = Harness::new(engine);
+        h.user("dave");
+        let backend = Arc::new(Retargetable(std::sync::Mutex::new(HttpBackend::new(
+            h.base.clone(),
+        ))));
+        let ns = format!("e2e-lost-{engine:?}-{}", std::process::id());
+        let store: Arc<dyn SecretStore> = Arc::new(KeyringStore::new("paycode-tests").unwrap());
+        let wallet = Wallet::with_runtime(
+            WalletConfig {
+                namespace: ns.clone(),
+                ..WalletConfig::default()
+            },
+            store.clone(),
+            backend.clone(),
+            Arc::new(h.clock.clone()),
+            Arc::new(paycode_core::entropy::OsEntropy),
+            Arc::new(InlineRunner),
+        );
+        wallet.provision(&h.login("dave")).unwrap();
+        assert!(matches!(wallet.current(), WalletState::Code(_)));
+
+        // The same issuer address now answers from a directory that never saw this device.
+        let forgetful = Harness::new(engine);
+        *backend.0.lock().unwrap() = HttpBackend::new(forgetful.base.clone());
+        let refused = wallet.sync();
+        assert!(
+            matches!(&refused, Err(paycode_core::WalletError::Rejected { code, .. }) if code == "bad_signature"),
+            "{engine:?}: {refused:?}"
+        );
+        assert_eq!(wallet.current(), WalletState::NeedsLogin, "{engine:?}");
+        for name in entry_names(&ns) {
+            assert_eq!(
+                store.get(&name),
+                Err(StoreError::NotFound),
+                "{engine:?}: {name} kept"
+            );
+        }
+    }
+}

@@ -100,6 +100,32 @@ final class WalletTests: XCTestCase {
         _ = try code(f.wallet.handle(event: .tick))
     }
 
+    func testAProtocol1WalletMovesToProtocol2AtItsNextSyncMidWindow() throws {
+        // Provisioned on protocol 1 (ten codes a step); a code shown before the switch, not paid yet.
+        let f = try Fixture(policy: .offlineOnly).provision()
+        let before = try code(f.wallet.current())
+        f.issuer.switchToProtocol2()
+        try f.wallet.sync()
+        let credEntries = f.store.names.filter { $0.contains(".cred.") }
+        XCTAssertGreaterThan(credEntries.count, 1, "the ~87 KB protocol-2 bundle is stored in chunks: \(f.store.names)")
+        // The code made before the sync still pays within its window; the next one is a
+        // protocol-2 code (a protocol-1 code of a step after the sync would be refused).
+        _ = try f.issuer.redeem(code: before.digits)
+        f.clock.advanceMs(deltaMs: 60_000)
+        let after = try code(f.wallet.handle(event: .tick))
+        XCTAssertNotEqual(before.digits, after.digits)
+        _ = try f.issuer.redeem(code: after.digits)
+        // Protocol 2 has 4 codes a step (PROTOCOL.md §12.3): the 5th is exhausted.
+        var state = f.wallet.current()
+        for _ in 0..<3 {
+            state = f.wallet.handle(event: .manualRefresh)
+        }
+        _ = try code(state)
+        guard case .exhausted = f.wallet.handle(event: .manualRefresh) else {
+            return XCTFail("a 5th protocol-2 code in one step")
+        }
+    }
+
     func testCodesKeepComingOfflineWithNoNetworkAtAll() throws {
         let f = try Fixture().provision()
         f.backend.offline = true

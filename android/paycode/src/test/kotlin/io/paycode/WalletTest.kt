@@ -101,6 +101,28 @@ class WalletTest {
     }
 
     @Test
+    fun `a protocol-1 wallet moves to protocol 2 at its next sync, mid-window`(): Unit = Fixture(WalletConfig(policy = FallbackPolicy.OFFLINE_ONLY)).provision().use { f ->
+        // Provisioned on protocol 1 (ten codes a step); a code shown before the switch, not paid yet.
+        val before = f.wallet.current().code()
+        f.issuer.switchToProtocol2()
+        f.wallet.sync()
+        val credEntries = f.store.entries.keys.count { it.contains(".cred.") }
+        assertTrue(credEntries > 1, "the ~87 KB protocol-2 bundle is stored in chunks: ${f.store.entries.keys}")
+        // The code made before the sync still pays within its window; the next one is a
+        // protocol-2 code (a protocol-1 code of a step after the sync would be refused).
+        f.issuer.redeem(before.digits)
+        f.clock.advanceMs(60_000)
+        val after = f.wallet.handle(WalletEvent.Tick).code()
+        assertNotEquals(before.digits, after.digits)
+        f.issuer.redeem(after.digits)
+        // Protocol 2 has 4 codes a step (PROTOCOL.md §12.3): the 5th is Exhausted.
+        var state: PaymentCodeState = f.wallet.current()
+        repeat(3) { state = f.wallet.handle(WalletEvent.ManualRefresh) }
+        assertIs<PaymentCodeState.Code>(state)
+        assertIs<PaymentCodeState.Exhausted>(f.wallet.handle(WalletEvent.ManualRefresh))
+    }
+
+    @Test
     fun `codes keep coming offline, with no network at all`(): Unit = Fixture().provision().use { f ->
         f.backend.offline = true
         f.wallet.handle(WalletEvent.NetworkAvailable(false))
