@@ -136,3 +136,95 @@ fn a_v1_wallet_syncing_mid_window_keeps_its_earlier_codes_and_moves_to_v2() {
         assert!(store.get(&name).is_err(), "{name} left after logout");
     }
 }
+
+/// The issuer's v1 cut-off (PROTOCOL.md §12.7, `PAYCODE_V1_CUTOFF`): before it, a device still on
+/// protocol 1 pays with its protocol-1 codes; from it on, the same code is not even tried and is
+/// declined as no device's, while a protocol-2 device's code still pays.
+#[test]
+fn from_the_v1_cut_off_protocol_1_codes_are_declined() {
+    use paycode_core::verifier::{
+        DeviceProtocol, DeviceRecord, DeviceStatus, InMemoryDirectory, Rejection, Verifier, VerifierConfig,
+        VerifyError,
+    };
+    use paycode_core::{
+        IssuerKeyring, IssuerSecret, LimitedUseCredential, OfflineCredential, Seed, TimeParams,
+    };
+
+    let now = T0_MS / 1000;
+    let keyring = || IssuerKeyring::new(Prefix::DEFAULT, 1, IssuerSecret::from_bytes([9; 32]));
+    let directory = InMemoryDirectory::new();
+    let (old_slot, new_slot) = (41, 42);
+    for (slot, protocol) in [(old_slot, DeviceProtocol::V1), (new_slot, DeviceProtocol::V2)] {
+        directory.insert(DeviceRecord {
+            slot,
+            seed: Seed::from_bytes([slot as u8; 32]),
+            status: DeviceStatus::Active,
+            valid_from: now - 60,
+            valid_until: now + 86_400,
+            protocol,
+        });
+    }
+    let ring = keyring();
+    let v1_code = OfflineCredential::issue(
+        &ring,
+        TimeParams::default(),
+        old_slot,
+        Seed::from_bytes([old_slot as u8; 32]),
+        now - 60,
+        now + 86_400,
+    )
+    .unwrap()
+    .code_at(now, 0)
+    .unwrap()
+    .digits();
+    let v2_code = LimitedUseCredential::issue(
+        &ring,
+        TimeParams::default(),
+        4,
+        new_slot,
+        Seed::from_bytes([new_slot as u8; 32]),
+        now - 60,
+        now + 86_400,
+    )
+    .unwrap()
+    .code_at(now, 0)
+    .unwrap()
+    .digits();
+    let verifier = |cutoff: Option<i64>| {
+        Verifier::new(
+            keyring(),
+            VerifierConfig {
+                v1_cutoff: cutoff,
+                ..VerifierConfig::default()
+            },
+            Arc::new(ManualClock::new(T0_MS)),
+        )
+    };
+
+    for cutoff in [None, Some(now + 1)] {
+        let before = verifier(cutoff);
+        assert_eq!(
+            before.check(&v1_code, &directory).unwrap().slot,
+            old_slot,
+            "{cutoff:?}"
+        );
+        assert_eq!(
+            before.check(&v2_code, &directory).unwrap().slot,
+            new_slot,
+            "{cutoff:?}"
+        );
+    }
+    for cutoff in [now, now - 86_400] {
+        let after = verifier(Some(cutoff));
+        assert!(
+            matches!(
+                after.check(&v1_code, &directory),
+                Err(VerifyError::Rejected(
+                    Rejection::UnknownDevice | Rejection::BadOtp
+                ))
+            ),
+            "a protocol-1 code paid after the cut-off {cutoff}"
+        );
+        assert_eq!(after.check(&v2_code, &directory).unwrap().slot, new_slot);
+    }
+}
