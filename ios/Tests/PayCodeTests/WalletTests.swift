@@ -105,6 +105,7 @@ final class WalletTests: XCTestCase {
         let f = try Fixture(policy: .offlineOnly).provision()
         let before = try code(f.wallet.current())
         f.issuer.switchToProtocol2()
+        f.clock.advanceMs(deltaMs: 20_000) // the sync comes in the middle of the code's step
         try f.wallet.sync()
         let credEntries = f.store.names.filter { $0.contains(".cred.") }
         XCTAssertGreaterThan(credEntries.count, 1, "the ~87 KB protocol-2 bundle is stored in chunks: \(f.store.names)")

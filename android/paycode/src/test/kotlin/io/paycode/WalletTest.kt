@@ -105,6 +105,7 @@ class WalletTest {
         // Provisioned on protocol 1 (ten codes a step); a code shown before the switch, not paid yet.
         val before = f.wallet.current().code()
         f.issuer.switchToProtocol2()
+        f.clock.advanceMs(20_000) // the sync comes in the middle of the code's step
         f.wallet.sync()
         val credEntries = f.store.entries.keys.count { it.contains(".cred.") }
         assertTrue(credEntries > 1, "the ~87 KB protocol-2 bundle is stored in chunks: ${f.store.entries.keys}")
