@@ -30,7 +30,12 @@ func integer(_ vector: [String: Any], _ key: String) throws -> Int64 {
     if let number = vector[key] as? NSNumber {
         return number.int64Value
     }
-    throw XCTSkip("vector field \(key) is not an integer: \(String(describing: vector[key]))")
+    throw VectorFieldError(description: "vector field \(key) is not an integer: \(String(describing: vector[key]))")
+}
+
+/// A malformed vector fails the test that reads it (never skips it).
+struct VectorFieldError: Error, CustomStringConvertible {
+    let description: String
 }
 
 func string(_ vector: [String: Any], _ key: String) throws -> String {
